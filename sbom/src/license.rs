@@ -1,0 +1,142 @@
+//! RPM `License:` strings to SPDX.
+//!
+//! Invariant: a string is emitted as an SPDX expression only when it already *is* a valid
+//! one (every identifier on the SPDX license list, operators as SPDX spells them). Legacy
+//! Fedora/Mariner short names such as `GPLv2+` or `BSD` are never "mapped": a guessed
+//! mapping is a false statement in a legal document. They become a `LicenseRef-` whose
+//! extracted text is the original string, so nothing is lost and nothing is invented.
+
+use sha2::{Digest, Sha256};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum License {
+    /// A valid SPDX license expression, as the package wrote it.
+    Spdx(String),
+    /// Not an SPDX expression: `id` is a `LicenseRef-...`, `text` the original string.
+    Other { id: String, text: String },
+    /// Empty License tag.
+    None,
+}
+
+impl License {
+    /// The value for an SPDX `licenseDeclared` / CycloneDX `expression` field.
+    pub fn spdx_value(&self) -> &str {
+        match self {
+            Self::Spdx(e) => e,
+            Self::Other { id, .. } => id,
+            Self::None => "NOASSERTION",
+        }
+    }
+}
+
+/// Classifies an RPM license string.
+pub fn classify(text: &str) -> License {
+    let t = text.trim();
+    if t.is_empty() {
+        return License::None;
+    }
+    if is_spdx_expression(t) {
+        return License::Spdx(t.to_owned());
+    }
+    License::Other {
+        id: license_ref(t),
+        text: text.to_owned(),
+    }
+}
+
+/// True when `t` parses as a strict SPDX expression. Deprecated list identifiers
+/// (`GPL-2.0+`) are accepted: they are on the SPDX list and validators accept them.
+pub fn is_spdx_expression(t: &str) -> bool {
+    let mode = spdx::ParseMode {
+        allow_deprecated: true,
+        ..spdx::ParseMode::STRICT
+    };
+    match spdx::Expression::parse_mode(t, mode) {
+        // `LicenseRef-` inside an RPM string refers to nothing this document defines.
+        Ok(expr) => expr.requirements().all(|r| {
+            matches!(r.req.license, spdx::LicenseItem::Spdx { .. })
+                && r.req.addition.as_ref().is_none_or(|a| matches!(a, spdx::AdditionItem::Spdx(_)))
+        }),
+        Err(_) => false,
+    }
+}
+
+/// A stable `LicenseRef-` id for a non-SPDX string: readable, and unique because any
+/// character the id grammar (`[A-Za-z0-9.-]`) cannot hold adds a digest of the original.
+pub fn license_ref(text: &str) -> String {
+    let mut id = String::from("LicenseRef-");
+    let mut changed = false;
+    let mut last_dash = false;
+    for c in text.trim().chars() {
+        let piece: &str = match c {
+            'a'..='z' | 'A'..='Z' | '0'..='9' | '.' => {
+                id.push(c);
+                last_dash = false;
+                continue;
+            }
+            '+' => "-plus",
+            _ => "-",
+        };
+        changed = true;
+        for p in piece.chars() {
+            if p == '-' && last_dash {
+                continue;
+            }
+            id.push(p);
+            last_dash = p == '-';
+        }
+    }
+    while id.ends_with('-') {
+        id.pop();
+    }
+    if changed {
+        let d = Sha256::digest(text.trim().as_bytes());
+        id.push('-');
+        id.push_str(&hex::encode(&d[..4]));
+    }
+    id
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn valid_expressions_pass_through_unchanged() {
+        assert_eq!(classify("MIT"), License::Spdx("MIT".into()));
+        assert_eq!(
+            classify("MIT AND (Apache-2.0 OR BSD-3-Clause)"),
+            License::Spdx("MIT AND (Apache-2.0 OR BSD-3-Clause)".into())
+        );
+        assert_eq!(
+            classify("GPL-2.0-or-later WITH Classpath-exception-2.0"),
+            License::Spdx("GPL-2.0-or-later WITH Classpath-exception-2.0".into())
+        );
+    }
+
+    #[test]
+    fn legacy_names_are_never_mapped() {
+        for legacy in ["GPLv2+", "BSD", "Public Domain", "LGPLv2+ and MIT", "ASL 2.0", "mit"] {
+            match classify(legacy) {
+                License::Other { id, text } => {
+                    assert!(id.starts_with("LicenseRef-"), "{id}");
+                    assert!(id[11..].chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-'), "{id}");
+                    assert_eq!(text, legacy);
+                }
+                other => panic!("{legacy} must not be an SPDX expression, got {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn refs_are_distinct_for_distinct_strings() {
+        assert_ne!(license_ref("GPLv2+"), license_ref("GPLv2-"));
+        assert_ne!(license_ref("A B"), license_ref("A-B"));
+        assert_eq!(license_ref("BSD"), "LicenseRef-BSD");
+    }
+
+    #[test]
+    fn empty_is_noassertion() {
+        assert_eq!(classify("  ").spdx_value(), "NOASSERTION");
+    }
+}

@@ -1,0 +1,1 @@
+//! RPM header format: parsing blobs and decoding them into packages.

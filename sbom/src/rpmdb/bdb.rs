@@ -1,0 +1,7 @@
+//! BerkeleyDB hash `Packages` reader. (To be implemented.)
+use super::{DbError, RawHeader};
+use std::path::Path;
+
+pub fn read_blobs(path: &Path) -> Result<Vec<RawHeader>, DbError> {
+    Err(DbError::Corrupt { path: path.to_path_buf(), format: "bdb", offset: 0, reason: "BerkeleyDB reader not implemented yet".into() })
+}

@@ -1,0 +1,4 @@
+//! `verify`: checks Fedora-based images and their attestations.
+#![forbid(unsafe_code)]
+
+pub use attest;
