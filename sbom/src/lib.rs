@@ -6,6 +6,7 @@
 //! [`format`]s. See `docs/ARCHITECTURE.md` for the invariants of each module.
 #![forbid(unsafe_code)]
 
+pub mod deps;
 pub mod format;
 pub mod inventory;
 pub mod license;
@@ -15,3 +16,4 @@ pub mod package;
 pub mod purl;
 pub mod rpm;
 pub mod rpmdb;
+pub mod scan;

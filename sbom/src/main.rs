@@ -1,1 +1,156 @@
-fn main() {}
+//! `sbom`: thin command line over the `sbom` library.
+#![forbid(unsafe_code)]
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use sbom::format::{self, DocumentInfo, Format};
+use sbom::{osrelease, output, scan};
+
+const AFTER_HELP: &str = "\
+Examples:
+  sbom testdata/sample/rootfs                          SPDX 2.3 JSON on stdout
+  sbom -f cyclonedx-json -o image.cdx.json /mnt/rootfs  CycloneDX 1.6 into a file
+  sbom -f spdx3-json --no-files rootfs/                 SPDX 3.0, packages only
+  sbom --distro mariner-2.0 var/lib/rpm/rpmdb.sqlite    a bare database file
+
+The image is a root filesystem directory (its database is found under usr/lib/sysimage/rpm,
+var/lib/rpm or usr/share/rpm; sqlite, BerkeleyDB and ndb are read) or a database file.
+The document's timestamp is SOURCE_DATE_EPOCH when set, so builds are reproducible.
+
+Exit status:
+  0  the SBOM was written
+  1  the image or its RPM database could not be read (missing, corrupt, hostile)
+  2  usage error (bad arguments or SOURCE_DATE_EPOCH)
+  3  the output could not be written (nothing partial is left behind)";
+
+/// Write an exact SBOM (SPDX 2.3, SPDX 3.0, CycloneDX 1.6) of a Fedora-based image from its RPM database.
+#[derive(Parser)]
+#[command(version, about, after_help = AFTER_HELP)]
+struct Cli {
+    /// Root filesystem directory, or an RPM database file.
+    image: PathBuf,
+    /// Output format.
+    #[arg(short, long, value_enum, default_value = "spdx-json")]
+    format: Format,
+    /// Write the SBOM here (atomically) instead of to stdout.
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Leave out per-file entries (packages, keys and dependencies only).
+    #[arg(long)]
+    no_files: bool,
+    /// Distro as `ID[-VERSION_ID]` (e.g. `fedora-40`), overriding os-release; needed for
+    /// purls of a bare database file.
+    #[arg(long, value_name = "ID[-VERSION]")]
+    distro: Option<String>,
+    /// Print a JSON summary of the scan on stderr (for pipelines).
+    #[arg(long)]
+    json: bool,
+    /// Print nothing but errors on stderr.
+    #[arg(short, long)]
+    quiet: bool,
+}
+
+fn source_date_epoch() -> Result<Option<i64>, String> {
+    match std::env::var("SOURCE_DATE_EPOCH") {
+        Ok(v) => v
+            .trim()
+            .parse::<i64>()
+            .map(Some)
+            .map_err(|_| format!("SOURCE_DATE_EPOCH={v:?} is not a whole number of seconds")),
+        Err(_) => Ok(None),
+    }
+}
+
+fn parse_distro(s: &str) -> osrelease::OsRelease {
+    // The version is the last `-` segment when it starts with a digit: `opensuse-leap-15.5`.
+    let (id, ver) = match s.rsplit_once('-') {
+        Some((id, v)) if v.starts_with(|c: char| c.is_ascii_digit()) => (id, Some(v.to_owned())),
+        _ => (s, None),
+    };
+    let mut text = format!("ID={id}\n");
+    if let Some(v) = ver {
+        text.push_str(&format!("VERSION_ID={v}\n"));
+    }
+    osrelease::parse(&text)
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let created = match source_date_epoch() {
+        Ok(Some(t)) => t,
+        Ok(None) => std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0),
+        Err(e) => {
+            eprintln!("sbom: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let inv = match scan::scan_path(&cli.image, cli.distro.as_deref().map(parse_distro)) {
+        Ok(inv) => inv,
+        Err(e) => {
+            eprintln!("sbom: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let info = DocumentInfo {
+        created,
+        tool_name: "sbom".into(),
+        tool_version: env!("CARGO_PKG_VERSION").into(),
+        include_files: !cli.no_files,
+    };
+    let written = match &cli.output {
+        Some(path) => output::write_atomically(path, |w| format::write(cli.format, &inv, &info, w)),
+        None => {
+            let stdout = std::io::stdout();
+            let mut w = std::io::BufWriter::with_capacity(1 << 20, stdout.lock());
+            format::write(cli.format, &inv, &info, &mut w).and_then(|()| w.flush())
+        }
+    };
+    if let Err(e) = written {
+        let target = cli.output.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "stdout".into());
+        eprintln!("sbom: cannot write {target}: {e}");
+        return ExitCode::from(3);
+    }
+    let files: usize = inv.packages.iter().map(|p| p.files.len()).sum();
+    if cli.json {
+        let summary = serde_json::json!({
+            "image": inv.source.location,
+            "rpmdb": inv.source.rpmdb_path,
+            "rpmdbFormat": inv.source.rpmdb_format,
+            "distro": inv.distro.as_ref().map(|d| d.purl_distro()),
+            "packages": inv.packages.len(),
+            "files": files,
+            "importedKeys": inv.keys.iter().map(|k| &k.short_id).collect::<Vec<_>>(),
+            "dependencyEdges": inv.depends_on.len(),
+            "unresolvedRequires": inv.unresolved.iter().map(|u| serde_json::json!({
+                "package": inv.packages[u.package].nevra(),
+                "requires": u.requirement.display(),
+            })).collect::<Vec<_>>(),
+            "output": cli.output,
+        });
+        eprintln!("{summary}");
+    } else if !cli.quiet {
+        eprintln!(
+            "sbom: {} packages, {} files, {} imported keys, {} unresolved requirements ({} database {})",
+            inv.packages.len(),
+            files,
+            inv.keys.len(),
+            inv.unresolved.len(),
+            inv.source.rpmdb_format.name(),
+            inv.source.rpmdb_path
+        );
+        for u in &inv.unresolved {
+            eprintln!(
+                "sbom: note: {} requires {}, which no installed package provides",
+                inv.packages[u.package].nevra(),
+                u.requirement.display()
+            );
+        }
+    }
+    ExitCode::SUCCESS
+}

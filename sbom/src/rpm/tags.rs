@@ -1,0 +1,134 @@
+//! RPM tag numbers (rpmtag.h) that this toolkit reads. Names are rpm's, minus `RPMTAG_`.
+
+pub const HEADERIMAGE: u32 = 61;
+pub const HEADERSIGNATURES: u32 = 62;
+pub const HEADERIMMUTABLE: u32 = 63;
+pub const HEADERI18NTABLE: u32 = 100;
+
+// Signature tags as rpm merges them into an installed header.
+pub const SIGSIZE: u32 = 257;
+pub const SIGPGP: u32 = 259;
+pub const SIGMD5: u32 = 261;
+pub const SIGGPG: u32 = 262;
+pub const PUBKEYS: u32 = 266;
+pub const DSAHEADER: u32 = 267;
+pub const RSAHEADER: u32 = 268;
+pub const SHA1HEADER: u32 = 269;
+pub const LONGSIGSIZE: u32 = 270;
+pub const SHA256HEADER: u32 = 273;
+/// rpm 6: base64 OpenPGP signatures over the header, one string each (v4 or v6).
+pub const OPENPGP: u32 = 278;
+pub const SHA3_256HEADER: u32 = 279;
+
+pub const NAME: u32 = 1000;
+pub const VERSION: u32 = 1001;
+pub const RELEASE: u32 = 1002;
+pub const EPOCH: u32 = 1003;
+pub const SUMMARY: u32 = 1004;
+pub const DESCRIPTION: u32 = 1005;
+pub const BUILDTIME: u32 = 1006;
+pub const BUILDHOST: u32 = 1007;
+pub const INSTALLTIME: u32 = 1008;
+pub const SIZE: u32 = 1009;
+pub const VENDOR: u32 = 1011;
+pub const LICENSE: u32 = 1014;
+pub const PACKAGER: u32 = 1015;
+pub const GROUP: u32 = 1016;
+pub const URL: u32 = 1020;
+pub const OS: u32 = 1021;
+pub const ARCH: u32 = 1022;
+pub const OLDFILENAMES: u32 = 1027;
+pub const FILESIZES: u32 = 1028;
+pub const FILESTATES: u32 = 1029;
+pub const FILEMODES: u32 = 1030;
+pub const FILERDEVS: u32 = 1033;
+pub const FILEMTIMES: u32 = 1034;
+pub const FILEDIGESTS: u32 = 1035;
+pub const FILELINKTOS: u32 = 1036;
+pub const FILEFLAGS: u32 = 1037;
+pub const FILEUSERNAME: u32 = 1039;
+pub const FILEGROUPNAME: u32 = 1040;
+pub const SOURCERPM: u32 = 1044;
+pub const FILEVERIFYFLAGS: u32 = 1045;
+pub const PROVIDENAME: u32 = 1047;
+pub const REQUIREFLAGS: u32 = 1048;
+pub const REQUIRENAME: u32 = 1049;
+pub const REQUIREVERSION: u32 = 1050;
+pub const CONFLICTFLAGS: u32 = 1053;
+pub const CONFLICTNAME: u32 = 1054;
+pub const CONFLICTVERSION: u32 = 1055;
+pub const OBSOLETENAME: u32 = 1090;
+pub const FILEDEVICES: u32 = 1095;
+pub const FILEINODES: u32 = 1096;
+pub const FILELANGS: u32 = 1097;
+pub const PROVIDEFLAGS: u32 = 1112;
+pub const PROVIDEVERSION: u32 = 1113;
+pub const OBSOLETEFLAGS: u32 = 1114;
+pub const OBSOLETEVERSION: u32 = 1115;
+pub const DIRINDEXES: u32 = 1116;
+pub const BASENAMES: u32 = 1117;
+pub const DIRNAMES: u32 = 1118;
+pub const LONGFILESIZES: u32 = 5008;
+pub const LONGSIZE: u32 = 5009;
+pub const FILEDIGESTALGO: u32 = 5011;
+pub const BUGURL: u32 = 5012;
+pub const RECOMMENDNAME: u32 = 5046;
+pub const RECOMMENDVERSION: u32 = 5047;
+pub const RECOMMENDFLAGS: u32 = 5048;
+pub const SUGGESTNAME: u32 = 5049;
+pub const SUGGESTVERSION: u32 = 5050;
+pub const SUGGESTFLAGS: u32 = 5051;
+pub const SUPPLEMENTNAME: u32 = 5052;
+pub const SUPPLEMENTVERSION: u32 = 5053;
+pub const SUPPLEMENTFLAGS: u32 = 5054;
+pub const ENHANCENAME: u32 = 5055;
+pub const ENHANCEVERSION: u32 = 5056;
+pub const ENHANCEFLAGS: u32 = 5057;
+pub const MODULARITYLABEL: u32 = 5096;
+
+/// Human name of a tag for error messages.
+pub fn name(tag: u32) -> &'static str {
+    match tag {
+        HEADERIMMUTABLE => "HEADERIMMUTABLE",
+        SIGMD5 => "SIGMD5",
+        DSAHEADER => "DSAHEADER",
+        RSAHEADER => "RSAHEADER",
+        SHA1HEADER => "SHA1HEADER",
+        SHA256HEADER => "SHA256HEADER",
+        OPENPGP => "OPENPGP",
+        NAME => "NAME",
+        VERSION => "VERSION",
+        RELEASE => "RELEASE",
+        EPOCH => "EPOCH",
+        SUMMARY => "SUMMARY",
+        BUILDTIME => "BUILDTIME",
+        SIZE => "SIZE",
+        VENDOR => "VENDOR",
+        LICENSE => "LICENSE",
+        ARCH => "ARCH",
+        FILESIZES => "FILESIZES",
+        FILEMODES => "FILEMODES",
+        FILEMTIMES => "FILEMTIMES",
+        FILEDIGESTS => "FILEDIGESTS",
+        FILELINKTOS => "FILELINKTOS",
+        FILEFLAGS => "FILEFLAGS",
+        FILEUSERNAME => "FILEUSERNAME",
+        FILEGROUPNAME => "FILEGROUPNAME",
+        SOURCERPM => "SOURCERPM",
+        FILEVERIFYFLAGS => "FILEVERIFYFLAGS",
+        PROVIDENAME => "PROVIDENAME",
+        REQUIRENAME => "REQUIRENAME",
+        REQUIREFLAGS => "REQUIREFLAGS",
+        REQUIREVERSION => "REQUIREVERSION",
+        FILEINODES => "FILEINODES",
+        FILELANGS => "FILELANGS",
+        DIRINDEXES => "DIRINDEXES",
+        BASENAMES => "BASENAMES",
+        DIRNAMES => "DIRNAMES",
+        LONGFILESIZES => "LONGFILESIZES",
+        LONGSIZE => "LONGSIZE",
+        FILEDIGESTALGO => "FILEDIGESTALGO",
+        MODULARITYLABEL => "MODULARITYLABEL",
+        _ => "tag",
+    }
+}

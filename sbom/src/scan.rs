@@ -1,0 +1,164 @@
+//! From an image (or a bare database) to an [`Inventory`]: locate the database, read the
+//! blobs, decode them in parallel, split off imported keys, resolve dependencies.
+//!
+//! Invariant: any header that fails to decode fails the whole scan (naming the database
+//! file and row); an SBOM that silently drops a package is worse than none.
+
+use std::borrow::Cow;
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+
+use crate::deps;
+use crate::inventory::{ImageSource, ImportedKey, Inventory, SourceKind};
+use crate::osrelease::{self, OsRelease};
+use crate::package::Package;
+use crate::rpm::{self, header::Header, tags};
+use crate::rpmdb::{self, DbError, DbFormat, RawHeader};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ScanError {
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error("{path}: {source}")]
+    Header {
+        path: PathBuf,
+        #[source]
+        source: rpm::DecodeError,
+    },
+    #[error("{path}: cannot read os-release: {source}")]
+    OsRelease {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: the database holds no packages (an empty or wrong database?)")]
+    Empty { path: PathBuf },
+    #[error("{0}: not a directory or RPM database file")]
+    NotFound(PathBuf),
+}
+
+/// Scans a root filesystem directory.
+pub fn scan_root(root: &Path) -> Result<Inventory, ScanError> {
+    let (db, format) = rpmdb::locate(root)?;
+    let distro = osrelease::read_from_root(root).map_err(|source| ScanError::OsRelease {
+        path: root.join("etc/os-release"),
+        source,
+    })?;
+    let rel = db.strip_prefix(root).unwrap_or(&db).to_string_lossy().into_owned();
+    let source = ImageSource {
+        location: root.display().to_string(),
+        kind: SourceKind::RootDir,
+        rpmdb_path: rel,
+        rpmdb_format: format,
+        manifest_digest: None,
+        config_digest: None,
+    };
+    scan_db_file(&db, format, source, distro)
+}
+
+/// Scans a bare database file; `distro` comes from the caller (there is no os-release).
+pub fn scan_db(path: &Path, distro: Option<OsRelease>) -> Result<Inventory, ScanError> {
+    let format = rpmdb::detect(path)?;
+    let source = ImageSource {
+        location: path.display().to_string(),
+        kind: SourceKind::RpmDb,
+        rpmdb_path: path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        rpmdb_format: format,
+        manifest_digest: None,
+        config_digest: None,
+    };
+    scan_db_file(path, format, source, distro)
+}
+
+/// Scans a directory as a root, or a file as a database.
+pub fn scan_path(path: &Path, distro: Option<OsRelease>) -> Result<Inventory, ScanError> {
+    let meta = std::fs::metadata(path).map_err(|_| ScanError::NotFound(path.to_path_buf()))?;
+    if meta.is_dir() {
+        let mut inv = scan_root(path)?;
+        if distro.is_some() {
+            inv.distro = distro;
+        }
+        Ok(inv)
+    } else {
+        scan_db(path, distro)
+    }
+}
+
+enum Decoded {
+    Package(Package),
+    Key(ImportedKey),
+}
+
+fn decode_one(raw: &RawHeader) -> Result<Decoded, rpm::DecodeError> {
+    let pkg = rpm::decode(raw.row, &raw.blob)?;
+    if !pkg.is_gpg_pubkey() {
+        return Ok(Decoded::Package(pkg));
+    }
+    // The armored key lives in DESCRIPTION, which the package model does not keep.
+    let h = Header::parse(&raw.blob).map_err(|source| rpm::DecodeError {
+        row: raw.row,
+        name: Some(pkg.name.clone()),
+        source,
+    })?;
+    let armored = h
+        .string(tags::DESCRIPTION)
+        .map_err(|source| rpm::DecodeError {
+            row: raw.row,
+            name: Some(pkg.name.clone()),
+            source,
+        })?
+        .map(Cow::into_owned)
+        .unwrap_or_default();
+    Ok(Decoded::Key(ImportedKey {
+        db_row: raw.row,
+        short_id: pkg.version,
+        created_hex: pkg.release,
+        summary: pkg.summary,
+        armored,
+    }))
+}
+
+fn scan_db_file(
+    path: &Path,
+    format: DbFormat,
+    source: ImageSource,
+    distro: Option<OsRelease>,
+) -> Result<Inventory, ScanError> {
+    let raws = rpmdb::read_headers(path, format)?;
+    if raws.is_empty() {
+        return Err(ScanError::Empty {
+            path: path.to_path_buf(),
+        });
+    }
+    let decoded: Vec<Result<Decoded, rpm::DecodeError>> = raws.par_iter().map(decode_one).collect();
+    let mut packages = Vec::with_capacity(decoded.len());
+    let mut keys = Vec::new();
+    for d in decoded {
+        match d.map_err(|source| ScanError::Header {
+            path: path.to_path_buf(),
+            source,
+        })? {
+            Decoded::Package(p) => packages.push(p),
+            Decoded::Key(k) => keys.push(k),
+        }
+    }
+    drop(raws);
+    packages.par_sort_by(|a, b| {
+        (a.name.as_str(), a.epoch, a.version.as_str(), a.release.as_str(), a.arch.as_str(), a.db_row)
+            .cmp(&(b.name.as_str(), b.epoch, b.version.as_str(), b.release.as_str(), b.arch.as_str(), b.db_row))
+    });
+    keys.sort_by(|a, b| (a.short_id.as_str(), a.db_row).cmp(&(b.short_id.as_str(), b.db_row)));
+    let res = deps::resolve(&packages);
+    Ok(Inventory {
+        source,
+        distro,
+        packages,
+        keys,
+        depends_on: res.depends_on,
+        unresolved: res.unresolved,
+    })
+}

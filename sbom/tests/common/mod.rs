@@ -1,0 +1,37 @@
+//! Shared test helpers: locating `../shared/realdata` (real-world data beside the project).
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+/// `../shared/realdata/<rel>` if present. Absent: `None` after a loud SKIPPED line, or a
+/// panic under CI=true, where the data must be there.
+pub fn realdata(rel: &str) -> Option<PathBuf> {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/realdata").join(rel);
+    if p.exists() {
+        return Some(p);
+    }
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!("{} is missing, and CI=true requires ../shared/realdata", p.display());
+    }
+    eprintln!("SKIPPED: {} not present (../shared/realdata is beside the project in CI)", p.display());
+    None
+}
+
+/// The project's own testdata directory.
+pub fn testdata(rel: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../testdata").join(rel)
+}
+
+/// Reads a TSV with a header line into rows of named fields.
+pub fn read_tsv(path: &std::path::Path) -> Vec<std::collections::BTreeMap<String, String>> {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().expect("header line").split('\t').collect();
+    lines
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            let cells: Vec<&str> = l.split('\t').collect();
+            header.iter().enumerate().map(|(i, h)| (h.to_string(), cells.get(i).unwrap_or(&"").to_string())).collect()
+        })
+        .collect()
+}
