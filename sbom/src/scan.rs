@@ -89,14 +89,14 @@ pub fn scan_path(path: &Path, distro: Option<OsRelease>) -> Result<Inventory, Sc
 }
 
 enum Decoded {
-    Package(Package),
+    Package(Box<Package>),
     Key(ImportedKey),
 }
 
 fn decode_one(raw: &RawHeader) -> Result<Decoded, rpm::DecodeError> {
     let pkg = rpm::decode(raw.row, &raw.blob)?;
     if !pkg.is_gpg_pubkey() {
-        return Ok(Decoded::Package(pkg));
+        return Ok(Decoded::Package(Box::new(pkg)));
     }
     // The armored key lives in DESCRIPTION, which the package model does not keep.
     let h = Header::parse(&raw.blob).map_err(|source| rpm::DecodeError {
@@ -142,7 +142,7 @@ fn scan_db_file(
             path: path.to_path_buf(),
             source,
         })? {
-            Decoded::Package(p) => packages.push(p),
+            Decoded::Package(p) => packages.push(*p),
             Decoded::Key(k) => keys.push(k),
         }
     }
