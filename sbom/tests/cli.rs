@@ -175,3 +175,49 @@ fn json_summary_reports_counts_and_keys() {
     assert_eq!(v["distro"], "fedora-36");
     assert_eq!(v["rpmdbFormat"], "sqlite");
 }
+
+/// Runs the shared validator script; `None` when the validator is not installed (and
+/// CI is not set), after a loud SKIPPED line.
+fn validate(kind: &str, file: &Path) -> Option<()> {
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/validators/validate.py");
+    let o = Command::new("python3").arg(&script).arg(kind).arg(file).output().expect("python3");
+    match o.status.code() {
+        Some(0) => Some(()),
+        Some(77) if std::env::var("CI").as_deref() != Ok("true") => {
+            eprintln!("{}", String::from_utf8_lossy(&o.stdout));
+            None
+        }
+        _ => panic!(
+            "{kind} validator rejected {}:\n{}{}",
+            file.display(),
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        ),
+    }
+}
+
+/// The real binary on the real Mariner database, as an image root with os-release: every
+/// format passes its independent validator, and a second run gives the same bytes.
+#[test]
+fn mariner_image_sboms_validate_and_are_reproducible() {
+    let Some(d) = common::realdata("rpmdb/cbl-mariner-2.0") else { return };
+    let root = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(root.path().join("var/lib/rpm")).unwrap();
+    std::fs::create_dir_all(root.path().join("etc")).unwrap();
+    std::fs::copy(d.join("rpmdb.sqlite"), root.path().join("var/lib/rpm/rpmdb.sqlite")).unwrap();
+    std::fs::write(root.path().join("etc/os-release"), "NAME=\"Common Base Linux Mariner\"\nID=mariner\nVERSION_ID=\"2.0\"\n").unwrap();
+    let out = tempfile::tempdir().unwrap();
+    for (fmt, kind) in [("spdx-json", "spdx23"), ("spdx3-json", "spdx3"), ("cyclonedx-json", "cyclonedx")] {
+        let a = out.path().join(format!("{kind}-a.json"));
+        let b = out.path().join(format!("{kind}-b.json"));
+        for f in [&a, &b] {
+            let o = run(&["-q", "-f", fmt, "-o", f.to_str().unwrap(), root.path().to_str().unwrap()]);
+            assert!(o.status.success(), "{fmt}: {}", stderr(&o));
+        }
+        assert!(std::fs::read(&a).unwrap() == std::fs::read(&b).unwrap(), "{fmt}: two runs differ");
+        let text = std::fs::read_to_string(&a).unwrap();
+        assert!(text.contains("pkg:rpm/mariner/curl@7.76.0-6.cm2?arch=x86_64&distro=mariner-2.0"), "{fmt}: curl purl");
+        assert!(text.contains("0cd9fed33135ce90"), "{fmt}: signing key id");
+        validate(kind, &a);
+    }
+}

@@ -6,6 +6,7 @@
 //! hostname, no hash-map order), so the same image gives the same bytes; every
 //! identifier is derived from content, never from the scan path.
 
+pub mod common;
 pub mod cyclonedx;
 pub mod spdx23;
 pub mod spdx3;

@@ -1,7 +1,786 @@
-//! (To be implemented.)
+//! SPDX 3.0.1 JSON-LD.
+//!
+//! One `@graph` holding, in this order: the `CreationInfo` (blank node `_:creationinfo`),
+//! the creating `SoftwareAgent` and the `Tool` (this program: there is no person or
+//! organization to name), the `SpdxDocument` (root: the SBOM), the `software_Sbom`
+//! (`sbomType: analyzed`, root: the operating system), one `Organization` per distinct
+//! RPM vendor, the operating-system package (`primaryPurpose: operatingSystem`), one
+//! `software_Package` per installed RPM, one per source RPM (`primaryPurpose: source`),
+//! the license elements, the files, the relationships and the document annotation.
+//!
+//! - Every `spdxId` is an IRI under `https://spdx.org/spdxdocs/<tool>-<uuid>`, the UUID
+//!   being a v5 UUID of the content digest (see `common`), never the scan path. Packages
+//!   are `<base>/package/<NEVRA slug>`; files `<base>/file/<package index>/<file index>`.
+//! - Packages: `software_packageVersion` is `[epoch:]version-release`,
+//!   `software_packageUrl` the purl, `suppliedBy` the vendor's `Organization`,
+//!   `software_homePage` the URL when it is a plain web URL, `builtTime` BUILDTIME,
+//!   `software_sourceInfo` names the source RPM. RPM header data without an SPDX 3 field
+//!   (header digests, signatures and key ids, database row, unresolved requirements, ...)
+//!   is an `extension_CdxPropertiesExtension` with the same `fedora-attest:rpm:<name>`
+//!   properties the CycloneDX output has.
+//! - Licenses: one `simplelicensing_LicenseExpression` per distinct License tag, linked by
+//!   `hasDeclaredLicense`. A tag that is not a valid SPDX expression becomes the
+//!   expression `LicenseRef-...`, whose `customIdToUri` points to a
+//!   `simplelicensing_SimpleLicensingText` holding the original string. An empty tag
+//!   gets no relationship (no assertion).
+//! - Files: every entry rpm lists (regular files, directories as `fileKind: directory`,
+//!   symlinks, ghosts) is a `software_File` named by its absolute path, with
+//!   `verifiedUsing` a `Hash` of the RPM's digest algorithm when rpm stores a digest,
+//!   `primaryPurpose` `configuration` for `%config` and `documentation` for `%doc`, and a
+//!   `comment` with kind, mode, owner, size, flags and link target.
+//! - Relationships: OS `contains` packages; each package `contains` its files; package
+//!   `dependsOn` packages (`completeness: incomplete` when some requirement is
+//!   unresolved); source RPM `generates` binaries; package `hasDeclaredLicense`. One
+//!   Relationship per source element, with all targets in `to`.
+//! - Imported OpenPGP keys are not packages: they are lines of an `Annotation` on the
+//!   document, next to where the database was found.
+
+use std::collections::{BTreeMap, HashSet};
+use std::fmt;
+
+use serde::ser::{SerializeSeq, Serializer};
+use serde::Serialize;
+
+use super::common::{self, FileAttrs, Model, OneLine, SeqOf, Str, PROP_PREFIX};
 use crate::format::DocumentInfo;
 use crate::inventory::Inventory;
+use crate::license::License;
+use crate::package::{FileEntry, Package};
 
-pub fn write(_inv: &Inventory, _info: &DocumentInfo, _out: &mut dyn std::io::Write) -> std::io::Result<()> {
-    Err(std::io::Error::other("spdx3 writer not implemented yet"))
+const CONTEXT: &str = "https://spdx.org/rdf/3.0.1/spdx-context.jsonld";
+const CI: &str = "_:creationinfo";
+const DATA_LICENSE: &str = "CC0-1.0";
+
+pub fn write(
+    inv: &Inventory,
+    info: &DocumentInfo,
+    out: &mut dyn std::io::Write,
+) -> std::io::Result<()> {
+    let m = Model::new(inv, info);
+    let ids = Ids::new(&m);
+    let doc = Doc {
+        context: CONTEXT,
+        graph: Graph { m: &m, ids: &ids },
+    };
+    common::write_json(out, &doc)
+}
+
+#[derive(Serialize)]
+struct Doc<'a> {
+    #[serde(rename = "@context")]
+    context: &'static str,
+    #[serde(rename = "@graph")]
+    graph: Graph<'a>,
+}
+
+/// Identifiers and groupings the graph needs, computed once.
+struct Ids<'a> {
+    base: String,
+    agent: String,
+    tool: String,
+    document: String,
+    sbom: String,
+    os: String,
+    packages: Vec<String>,
+    sources: Vec<String>,
+    /// Vendor -> Organization id, sorted by vendor.
+    orgs: BTreeMap<&'a str, String>,
+    /// License expression -> element id, sorted by expression.
+    licenses: BTreeMap<&'a str, String>,
+    /// LicenseRef id -> SimpleLicensingText id.
+    license_texts: BTreeMap<&'a str, String>,
+    doc_annotation: String,
+}
+
+impl<'a> Ids<'a> {
+    fn new(m: &'a Model<'a>) -> Self {
+        // Kept short: every file's id repeats it three times.
+        let base = format!(
+            "https://spdx.org/spdxdocs/{}-{}",
+            common::id_slug(&m.info.tool_name),
+            m.document_uuid("spdx-3.0.1")
+        );
+        let mut used = HashSet::new();
+        let mut orgs = BTreeMap::new();
+        for p in &m.inv.packages {
+            if let Some(v) = vendor(p) {
+                orgs.entry(v).or_insert(());
+            }
+        }
+        let orgs = orgs
+            .into_keys()
+            .map(|v| {
+                (
+                    v,
+                    format!("{base}/agent/{}", unique(&mut used, common::id_slug(v))),
+                )
+            })
+            .collect();
+        let mut licenses: BTreeMap<&str, String> = BTreeMap::new();
+        licenses.insert(DATA_LICENSE, String::new());
+        for l in &m.licenses {
+            if !matches!(l, License::None) {
+                licenses.insert(l.spdx_value(), String::new());
+            }
+        }
+        let mut used = HashSet::new();
+        for (expr, id) in licenses.iter_mut() {
+            *id = format!(
+                "{base}/license/{}",
+                unique(&mut used, common::id_slug(expr))
+            );
+        }
+        let license_texts = m
+            .license_refs
+            .keys()
+            .map(|id| (id.as_str(), format!("{base}/licensetext/{id}")))
+            .collect();
+        Ids {
+            agent: format!("{base}/agent/{}", common::id_slug(&m.info.tool_name)),
+            tool: format!("{base}/tool/{}", common::id_slug(&m.tool)),
+            document: format!("{base}/document"),
+            sbom: format!("{base}/sbom"),
+            os: format!("{base}/operating-system/{}", m.os.slug),
+            packages: m
+                .slugs
+                .iter()
+                .map(|s| format!("{base}/package/{s}"))
+                .collect(),
+            sources: m
+                .sources
+                .iter()
+                .map(|s| format!("{base}/source-package/{}", s.slug))
+                .collect(),
+            doc_annotation: format!("{base}/annotation/document"),
+            orgs,
+            licenses,
+            license_texts,
+            base,
+        }
+    }
+
+    fn file(&self, pkg: usize, j: usize) -> FileId<'_> {
+        FileId {
+            base: &self.base,
+            pkg,
+            j,
+        }
+    }
+
+    fn rel(&self, from: &str, kind: &str) -> String {
+        // `from` is one of our ids under `base`; the relationship lives beside it.
+        let tail = from.strip_prefix(&self.base).unwrap_or(from);
+        format!("{}/relationship{tail}/{kind}", self.base)
+    }
+}
+
+/// `base`, or `base-2`, `base-3`, ...: unique within `used`.
+fn unique(used: &mut HashSet<String>, base: String) -> String {
+    if used.insert(base.clone()) {
+        return base;
+    }
+    let mut k = 2;
+    loop {
+        let c = format!("{base}-{k}");
+        if used.insert(c.clone()) {
+            return c;
+        }
+        k += 1;
+    }
+}
+
+fn vendor(p: &Package) -> Option<&str> {
+    p.vendor.as_deref().map(str::trim).filter(|v| !v.is_empty())
+}
+
+/// `<base>/file/<package index>/<file index>`, written without allocating. Short on
+/// purpose: a document may hold 200,000 of them, each written three times.
+#[derive(Clone, Copy)]
+struct FileId<'a> {
+    base: &'a str,
+    pkg: usize,
+    j: usize,
+}
+
+impl fmt::Display for FileId<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/file/{}/{}", self.base, self.pkg, self.j)
+    }
+}
+
+impl Serialize for FileId<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct CreationInfo<'a> {
+    #[serde(rename = "type")]
+    ty: &'static str,
+    #[serde(rename = "@id")]
+    id: &'static str,
+    spec_version: &'static str,
+    created: &'a str,
+    created_by: [&'a str; 1],
+    created_using: [&'a str; 1],
+}
+
+/// Agent, Tool, Organization.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Named<'a> {
+    #[serde(rename = "type")]
+    ty: &'static str,
+    spdx_id: &'a str,
+    creation_info: &'static str,
+    name: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Collection<'a, E: Serialize> {
+    #[serde(rename = "type")]
+    ty: &'static str,
+    spdx_id: &'a str,
+    creation_info: &'static str,
+    name: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data_license: Option<&'a str>,
+    #[serde(rename = "software_sbomType", skip_serializing_if = "Option::is_none")]
+    sbom_type: Option<[&'static str; 1]>,
+    profile_conformance: [&'static str; 4],
+    root_element: [&'a str; 1],
+    element: E,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ExternalIdentifier<'a> {
+    #[serde(rename = "type")]
+    ty: &'static str,
+    external_identifier_type: &'static str,
+    identifier: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PropertyEntry<'a> {
+    #[serde(rename = "type")]
+    ty: &'static str,
+    #[serde(rename = "extension_cdxPropName")]
+    name: String,
+    #[serde(rename = "extension_cdxPropValue")]
+    value: std::borrow::Cow<'a, str>,
+}
+
+#[derive(Serialize)]
+struct Extension<'a> {
+    #[serde(rename = "type")]
+    ty: &'static str,
+    #[serde(rename = "extension_cdxProperty")]
+    props: Vec<PropertyEntry<'a>>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SwPackage<'a> {
+    #[serde(rename = "type")]
+    ty: &'static str,
+    spdx_id: &'a str,
+    creation_info: &'static str,
+    name: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    summary: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    comment: Option<String>,
+    #[serde(
+        rename = "software_packageVersion",
+        skip_serializing_if = "Option::is_none"
+    )]
+    version: Option<&'a str>,
+    #[serde(
+        rename = "software_packageUrl",
+        skip_serializing_if = "Option::is_none"
+    )]
+    purl: Option<&'a str>,
+    #[serde(rename = "software_homePage", skip_serializing_if = "Option::is_none")]
+    home_page: Option<&'a str>,
+    #[serde(
+        rename = "software_primaryPurpose",
+        skip_serializing_if = "Option::is_none"
+    )]
+    primary_purpose: Option<&'static str>,
+    #[serde(
+        rename = "software_sourceInfo",
+        skip_serializing_if = "Option::is_none"
+    )]
+    source_info: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    supplied_by: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    built_time: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    external_identifier: Vec<ExternalIdentifier<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    extension: Vec<Extension<'a>>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct DictionaryEntry<'a> {
+    #[serde(rename = "type")]
+    ty: &'static str,
+    key: &'a str,
+    value: &'a str,
+}
+
+#[derive(Serialize)]
+struct LicenseExpression<'a> {
+    #[serde(rename = "type")]
+    ty: &'static str,
+    #[serde(rename = "spdxId")]
+    spdx_id: &'a str,
+    #[serde(rename = "creationInfo")]
+    creation_info: &'static str,
+    #[serde(rename = "simplelicensing_licenseExpression")]
+    expression: &'a str,
+    #[serde(
+        rename = "simplelicensing_customIdToUri",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    custom_ids: Vec<DictionaryEntry<'a>>,
+}
+
+#[derive(Serialize)]
+struct LicenseText<'a> {
+    #[serde(rename = "type")]
+    ty: &'static str,
+    #[serde(rename = "spdxId")]
+    spdx_id: &'a str,
+    #[serde(rename = "creationInfo")]
+    creation_info: &'static str,
+    name: &'a str,
+    comment: &'static str,
+    #[serde(rename = "simplelicensing_licenseText")]
+    text: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Hash<'a> {
+    #[serde(rename = "type")]
+    ty: &'static str,
+    algorithm: &'static str,
+    hash_value: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SwFile<'a> {
+    #[serde(rename = "type")]
+    ty: &'static str,
+    spdx_id: FileId<'a>,
+    creation_info: &'static str,
+    name: &'a str,
+    #[serde(rename = "software_fileKind")]
+    kind: &'static str,
+    #[serde(
+        rename = "software_primaryPurpose",
+        skip_serializing_if = "Option::is_none"
+    )]
+    primary_purpose: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    verified_using: Option<[Hash<'a>; 1]>,
+    comment: Str<FileAttrs<'a>>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Relationship<'a, T: Serialize> {
+    #[serde(rename = "type")]
+    ty: &'static str,
+    spdx_id: String,
+    creation_info: &'static str,
+    from: &'a str,
+    relationship_type: &'static str,
+    to: T,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    completeness: Option<&'static str>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Annotation<'a> {
+    #[serde(rename = "type")]
+    ty: &'static str,
+    spdx_id: &'a str,
+    creation_info: &'static str,
+    annotation_type: &'static str,
+    subject: &'a str,
+    statement: String,
+}
+
+/// The whole `@graph`, streamed element by element.
+struct Graph<'a> {
+    m: &'a Model<'a>,
+    ids: &'a Ids<'a>,
+}
+
+/// Every element id except the document's and the SBOM's own, in graph order.
+struct ElementIds<'a>(&'a Graph<'a>);
+
+impl Serialize for ElementIds<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let (m, ids) = (self.0.m, self.0.ids);
+        let mut seq = s.serialize_seq(None)?;
+        seq.serialize_element(&ids.agent)?;
+        seq.serialize_element(&ids.tool)?;
+        for id in ids.orgs.values() {
+            seq.serialize_element(id)?;
+        }
+        seq.serialize_element(&ids.os)?;
+        for id in ids.packages.iter().chain(&ids.sources) {
+            seq.serialize_element(id)?;
+        }
+        for id in ids.license_texts.values().chain(ids.licenses.values()) {
+            seq.serialize_element(id)?;
+        }
+        if m.info.include_files {
+            for (i, p) in m.inv.packages.iter().enumerate() {
+                for j in 0..p.files.len() {
+                    seq.serialize_element(&ids.file(i, j))?;
+                }
+            }
+        }
+        for r in self.0.relationship_ids() {
+            seq.serialize_element(&r)?;
+        }
+        seq.serialize_element(&ids.doc_annotation)?;
+        seq.end()
+    }
+}
+
+impl<'a> Graph<'a> {
+    /// Relationship ids, in the order [`Graph::serialize`] writes the relationships.
+    fn relationship_ids(&self) -> Vec<String> {
+        let (m, ids) = (self.m, self.ids);
+        let mut v = Vec::new();
+        if !ids.packages.is_empty() {
+            v.push(ids.rel(&ids.os, "contains"));
+        }
+        for (i, p) in m.inv.packages.iter().enumerate() {
+            if m.info.include_files && !p.files.is_empty() {
+                v.push(ids.rel(&ids.packages[i], "contains"));
+            }
+            if !m.deps[i].is_empty() {
+                v.push(ids.rel(&ids.packages[i], "dependsOn"));
+            }
+            if !matches!(m.licenses[i], License::None) {
+                v.push(ids.rel(&ids.packages[i], "hasDeclaredLicense"));
+            }
+        }
+        for id in &ids.sources {
+            v.push(ids.rel(id, "generates"));
+        }
+        v
+    }
+}
+
+fn file_purpose(f: &FileEntry) -> Option<&'static str> {
+    if f.is_config() {
+        Some("configuration")
+    } else if f.is_doc() {
+        Some("documentation")
+    } else {
+        None
+    }
+}
+
+impl Serialize for Graph<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let (m, ids) = (self.m, self.ids);
+        let inv = m.inv;
+        let mut seq = s.serialize_seq(None)?;
+
+        seq.serialize_element(&CreationInfo {
+            ty: "CreationInfo",
+            id: CI,
+            spec_version: "3.0.1",
+            created: &m.created,
+            created_by: [&ids.agent],
+            created_using: [&ids.tool],
+        })?;
+        seq.serialize_element(&Named {
+            ty: "SoftwareAgent",
+            spdx_id: &ids.agent,
+            creation_info: CI,
+            name: &m.info.tool_name,
+        })?;
+        seq.serialize_element(&Named {
+            ty: "Tool",
+            spdx_id: &ids.tool,
+            creation_info: CI,
+            name: &m.tool,
+        })?;
+
+        let profiles = ["core", "software", "simpleLicensing", "extension"];
+        seq.serialize_element(&Collection {
+            ty: "SpdxDocument",
+            spdx_id: &ids.document,
+            creation_info: CI,
+            name: &m.os.pretty,
+            data_license: Some(&ids.licenses[DATA_LICENSE]),
+            sbom_type: None,
+            profile_conformance: profiles,
+            root_element: [&ids.sbom],
+            element: [&ids.sbom],
+        })?;
+        seq.serialize_element(&Collection {
+            ty: "software_Sbom",
+            spdx_id: &ids.sbom,
+            creation_info: CI,
+            name: &m.os.pretty,
+            data_license: None,
+            sbom_type: Some(["analyzed"]),
+            profile_conformance: profiles,
+            root_element: [&ids.os],
+            element: ElementIds(self),
+        })?;
+
+        for (v, id) in &ids.orgs {
+            seq.serialize_element(&Named {
+                ty: "Organization",
+                spdx_id: id,
+                creation_info: CI,
+                name: v,
+            })?;
+        }
+
+        // The operating system.
+        let os_cpe = m.os.cpe.and_then(|c| common::cpe_kind(c).map(|k| (k, c)));
+        seq.serialize_element(&SwPackage {
+            ty: "software_Package",
+            spdx_id: &ids.os,
+            creation_info: CI,
+            name: m.os.name,
+            summary: Some(&m.os.pretty),
+            comment: Some("The operating system of the scanned image, as its os-release names it; it contains every installed RPM package.".to_owned()),
+            version: m.os.version,
+            purl: None,
+            home_page: m.os.home_url.and_then(common::web_url),
+            primary_purpose: Some("operatingSystem"),
+            source_info: None,
+            supplied_by: None,
+            built_time: None,
+            external_identifier: os_cpe
+                .map(|(k, c)| ExternalIdentifier { ty: "ExternalIdentifier", external_identifier_type: k, identifier: c })
+                .into_iter()
+                .collect(),
+            extension: Vec::new(),
+        })?;
+
+        for (i, p) in inv.packages.iter().enumerate() {
+            let props = m
+                .properties(i)
+                .into_iter()
+                .map(|pr| PropertyEntry {
+                    ty: "extension_CdxPropertyEntry",
+                    name: pr.full_name(),
+                    value: pr.value,
+                })
+                .collect();
+            seq.serialize_element(&SwPackage {
+                ty: "software_Package",
+                spdx_id: &ids.packages[i],
+                creation_info: CI,
+                name: &p.name,
+                summary: Some(p.summary.as_str()).filter(|s| !s.is_empty()),
+                comment: None,
+                version: Some(&m.evrs[i]),
+                purl: Some(&m.purls[i]),
+                home_page: p.url.as_deref().and_then(common::web_url),
+                primary_purpose: None,
+                source_info: p
+                    .source_rpm
+                    .as_deref()
+                    .map(|s| format!("built from the source RPM {s}")),
+                supplied_by: vendor(p).map(|v| ids.orgs[v].as_str()),
+                built_time: p.build_time.map(|t| crate::format::rfc3339(i64::from(t))),
+                external_identifier: Vec::new(),
+                extension: vec![Extension {
+                    ty: "extension_CdxPropertiesExtension",
+                    props,
+                }],
+            })?;
+        }
+
+        for (k, src) in m.sources.iter().enumerate() {
+            let name = src.nvr.map_or(src.filename, |(n, ..)| n);
+            seq.serialize_element(&SwPackage {
+                ty: "software_Package",
+                spdx_id: &ids.sources[k],
+                creation_info: CI,
+                name,
+                summary: None,
+                comment: Some(format!(
+                    "Source RPM {}, named by the SOURCERPM tag of installed packages; not itself installed. Version is version-release from its file name (the epoch is not part of it).",
+                    src.filename
+                )),
+                version: src.version_release,
+                purl: src.purl.as_deref(),
+                home_page: None,
+                primary_purpose: Some("source"),
+                source_info: None,
+                supplied_by: None,
+                built_time: None,
+                external_identifier: Vec::new(),
+                extension: Vec::new(),
+            })?;
+        }
+
+        for (lref, id) in &ids.license_texts {
+            let text = &m.license_refs[*lref];
+            seq.serialize_element(&LicenseText {
+                ty: "simplelicensing_SimpleLicensingText",
+                spdx_id: id,
+                creation_info: CI,
+                name: text,
+                comment: "The License tag of an RPM package, verbatim; it is not a valid SPDX license expression.",
+                text,
+            })?;
+        }
+        for (expr, id) in &ids.licenses {
+            let custom_ids = ids
+                .license_texts
+                .get(expr)
+                .map(|t| DictionaryEntry {
+                    ty: "DictionaryEntry",
+                    key: expr,
+                    value: t,
+                })
+                .into_iter()
+                .collect();
+            seq.serialize_element(&LicenseExpression {
+                ty: "simplelicensing_LicenseExpression",
+                spdx_id: id,
+                creation_info: CI,
+                expression: expr,
+                custom_ids,
+            })?;
+        }
+
+        if m.info.include_files {
+            for (i, p) in inv.packages.iter().enumerate() {
+                let algo = common::spdx3_hash_algo(p.file_digest_algo);
+                for (j, f) in p.files.iter().enumerate() {
+                    seq.serialize_element(&SwFile {
+                        ty: "software_File",
+                        spdx_id: ids.file(i, j),
+                        creation_info: CI,
+                        name: &f.path,
+                        kind: if f.is_dir() { "directory" } else { "file" },
+                        primary_purpose: file_purpose(f),
+                        verified_using: common::file_digest(p, f).map(|d| {
+                            [Hash {
+                                ty: "Hash",
+                                algorithm: algo,
+                                hash_value: d,
+                            }]
+                        }),
+                        comment: Str(FileAttrs {
+                            file: f,
+                            escape: false,
+                        }),
+                    })?;
+                }
+            }
+        }
+
+        // Relationships, in the order of `relationship_ids`.
+        let mut rel_ids = self.relationship_ids().into_iter();
+        let mut next_id = || rel_ids.next().unwrap_or_default();
+        if !ids.packages.is_empty() {
+            seq.serialize_element(&Relationship {
+                ty: "Relationship",
+                spdx_id: next_id(),
+                creation_info: CI,
+                from: &ids.os,
+                relationship_type: "contains",
+                to: &ids.packages,
+                completeness: Some("complete"),
+            })?;
+        }
+        for (i, p) in inv.packages.iter().enumerate() {
+            if m.info.include_files && !p.files.is_empty() {
+                seq.serialize_element(&Relationship {
+                    ty: "Relationship",
+                    spdx_id: next_id(),
+                    creation_info: CI,
+                    from: &ids.packages[i],
+                    relationship_type: "contains",
+                    to: SeqOf((0..p.files.len()).map(|j| ids.file(i, j))),
+                    completeness: Some("complete"),
+                })?;
+            }
+            if !m.deps[i].is_empty() {
+                seq.serialize_element(&Relationship {
+                    ty: "Relationship",
+                    spdx_id: next_id(),
+                    creation_info: CI,
+                    from: &ids.packages[i],
+                    relationship_type: "dependsOn",
+                    to: SeqOf(m.deps[i].iter().map(|&b| &ids.packages[b])),
+                    completeness: Some(if m.unresolved[i].is_empty() {
+                        "complete"
+                    } else {
+                        "incomplete"
+                    }),
+                })?;
+            }
+            if !matches!(m.licenses[i], License::None) {
+                seq.serialize_element(&Relationship {
+                    ty: "Relationship",
+                    spdx_id: next_id(),
+                    creation_info: CI,
+                    from: &ids.packages[i],
+                    relationship_type: "hasDeclaredLicense",
+                    to: [&ids.licenses[m.licenses[i].spdx_value()]],
+                    completeness: None,
+                })?;
+            }
+        }
+        for (k, src) in m.sources.iter().enumerate() {
+            seq.serialize_element(&Relationship {
+                ty: "Relationship",
+                spdx_id: next_id(),
+                creation_info: CI,
+                from: &ids.sources[k],
+                relationship_type: "generates",
+                to: SeqOf(src.binaries.iter().map(|&b| &ids.packages[b])),
+                completeness: None,
+            })?;
+        }
+
+        let mut statement = String::new();
+        for (n, p) in m.document_properties().iter().enumerate() {
+            if n > 0 {
+                statement.push('\n');
+            }
+            statement.push_str(PROP_PREFIX);
+            statement.push_str(p.name);
+            statement.push('=');
+            statement.push_str(&OneLine(&p.value).to_string());
+        }
+        seq.serialize_element(&Annotation {
+            ty: "Annotation",
+            spdx_id: &ids.doc_annotation,
+            creation_info: CI,
+            annotation_type: "other",
+            subject: &ids.document,
+            statement,
+        })?;
+        seq.end()
+    }
 }

@@ -1,0 +1,1279 @@
+//! What the three writers share: one pass over the inventory that derives every identifier,
+//! license classification, grouping and RPM property the documents need, so that SPDX 2.3,
+//! SPDX 3.0 and CycloneDX say the same things in the same order.
+//!
+//! Invariants:
+//! - Identifiers depend on content only: the content digest hashes the distro, the
+//!   database's place in the image, each package's NEVRA, row and header digest, the keys
+//!   and the dependency graph, never the scan path or the clock. The creation time is left
+//!   out on purpose: two scans of the same image get the same document identity.
+//! - Every per-package identifier (`slugs`, `bom_refs`) is unique within a document, and is
+//!   built only from `[A-Za-z0-9.-]`, so it is valid in an SPDX 2.3 `SPDXRef-`, in an IRI
+//!   path segment and in a CycloneDX `bom-ref`.
+//! - Nothing here reads a `HashMap` in iteration order; maps are only used for look-ups.
+//!
+//! RPM header data that no standard field holds is carried as name/value *properties*
+//! named `fedora-attest:rpm:<name>` (see [`PROP_PREFIX`] and [`package_properties`]): as
+//! CycloneDX `properties`, as SPDX 3 `extension_CdxPropertiesExtension` entries, and as
+//! `<name>=<value>` lines in an SPDX 2.3 annotation. The names follow the CycloneDX
+//! property-taxonomy syntax (`:`-separated, `[A-Za-z0-9_-]` otherwise).
+
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fmt::{self, Display, Write as _};
+use std::io::{self, Write};
+
+use serde::Serialize;
+use sha1::Sha1;
+use sha2::{Digest, Sha256};
+
+use crate::format::{rfc3339, DocumentInfo};
+use crate::inventory::Inventory;
+use crate::license::{self, License};
+use crate::package::{file_flags, Dependency, DigestAlgo, FileEntry, HeaderSignature, Package};
+
+/// Namespace of every property name we emit.
+pub const PROP_NS: &str = "fedora-attest";
+/// Prefix of RPM header properties: `fedora-attest:rpm:sigmd5`, ...
+pub const PROP_PREFIX: &str = "fedora-attest:rpm:";
+
+/// RFC 4122 namespace for URL-named v5 UUIDs (`6ba7b811-9dad-11d1-80b4-00c04fd430c8`).
+const UUID_NS_URL: [u8; 16] = [
+    0x6b, 0xa7, 0xb8, 0x11, 0x9d, 0xad, 0x11, 0xd1, 0x80, 0xb4, 0x00, 0xc0, 0x4f, 0xd4, 0x30, 0xc8,
+];
+
+/// One RPM property: `name` without the [`PROP_PREFIX`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Prop<'a> {
+    pub name: &'static str,
+    pub value: Cow<'a, str>,
+}
+
+impl<'a> Prop<'a> {
+    fn new(name: &'static str, value: impl Into<Cow<'a, str>>) -> Self {
+        Prop {
+            name,
+            value: value.into(),
+        }
+    }
+
+    /// `fedora-attest:rpm:<name>`.
+    pub fn full_name(&self) -> String {
+        format!("{PROP_PREFIX}{}", self.name)
+    }
+}
+
+/// A source RPM named by one or more installed packages' SOURCERPM tag. Not installed
+/// itself: the writers describe it, never list it as part of the image.
+#[derive(Debug, Clone)]
+pub struct SourceRpm<'a> {
+    /// The SOURCERPM value, e.g. `glibc-2.38-1.azl3.src.rpm`.
+    pub filename: &'a str,
+    /// Name, version and release parsed from `filename` (`None` when it does not have the
+    /// `name-version-release.src.rpm` shape). The epoch is unknown: a file name has none.
+    pub nvr: Option<(&'a str, &'a str, &'a str)>,
+    /// `version-release` as the file name spells it, when `nvr` is known.
+    pub version_release: Option<&'a str>,
+    /// `pkg:rpm/<distro>/<name>@<version>-<release>?arch=src&distro=...` when `nvr` is known.
+    pub purl: Option<String>,
+    pub slug: String,
+    /// Indices into `inv.packages` of the binaries built from it, in inventory order.
+    pub binaries: Vec<usize>,
+}
+
+/// Everything the writers derive from an inventory, computed once.
+pub struct Model<'a> {
+    pub inv: &'a Inventory,
+    pub info: &'a DocumentInfo,
+    /// `created` as RFC 3339.
+    pub created: String,
+    /// `<tool_name>-<tool_version>`.
+    pub tool: String,
+    /// Per package: `[epoch:]version-release`.
+    pub evrs: Vec<String>,
+    /// Per package: its purl (`purl::for_package` with the inventory's distro).
+    pub purls: Vec<String>,
+    /// Per package: unique identifier fragment, `[A-Za-z0-9.-]+`.
+    pub slugs: Vec<String>,
+    /// Per package: unique CycloneDX bom-ref (the purl, suffixed on a duplicate).
+    pub bom_refs: Vec<String>,
+    /// Per package: the declared license.
+    pub licenses: Vec<License>,
+    /// Per package: packages it depends on (indices, ascending).
+    pub deps: Vec<Vec<usize>>,
+    /// Per package: requirements nothing installed provides.
+    pub unresolved: Vec<Vec<&'a Dependency>>,
+    /// Per package: index into `sources`.
+    pub source_of: Vec<Option<usize>>,
+    /// Distinct source RPMs, by file name.
+    pub sources: Vec<SourceRpm<'a>>,
+    /// Non-SPDX licenses, by `LicenseRef-` id: the original RPM string.
+    pub license_refs: BTreeMap<String, String>,
+    /// SHA-256 over the content that identifies the document (see the module invariants).
+    pub content_digest: [u8; 32],
+    /// The operating system the image holds.
+    pub os: OsInfo<'a>,
+}
+
+/// The synthetic root element: the operating system of the image.
+#[derive(Debug, Clone)]
+pub struct OsInfo<'a> {
+    /// os-release NAME (`Azure Linux`), or a fixed placeholder without os-release.
+    pub name: &'a str,
+    /// PRETTY_NAME, else `NAME VERSION_ID`.
+    pub pretty: String,
+    /// os-release `ID` (`azurelinux`), when there is an os-release.
+    pub id: Option<&'a str>,
+    pub version: Option<&'a str>,
+    pub cpe: Option<&'a str>,
+    pub home_url: Option<&'a str>,
+    /// `[A-Za-z0-9.-]+`, e.g. `azurelinux-4.0`.
+    pub slug: String,
+}
+
+impl<'a> Model<'a> {
+    pub fn new(inv: &'a Inventory, info: &'a DocumentInfo) -> Self {
+        let n = inv.packages.len();
+        let distro = inv.distro.as_ref();
+        let evrs: Vec<String> = inv.packages.iter().map(Package::evr).collect();
+        let purls: Vec<String> = inv
+            .packages
+            .iter()
+            .map(|p| crate::purl::for_package(p, distro))
+            .collect();
+
+        let mut used = HashSet::new();
+        let slugs: Vec<String> = inv
+            .packages
+            .iter()
+            .map(|p| unique(&mut used, id_slug(&p.nevra()), p.db_row))
+            .collect();
+
+        let mut used_refs = HashSet::new();
+        let bom_refs = inv
+            .packages
+            .iter()
+            .zip(&purls)
+            .map(|(p, purl)| {
+                let mut r = purl.clone();
+                if !used_refs.insert(r.clone()) {
+                    // Same NEVRA twice in one database: tell the rows apart.
+                    r = format!("{purl}#rpmdb-row-{}", p.db_row);
+                    let mut k = 1;
+                    while !used_refs.insert(r.clone()) {
+                        r = format!("{purl}#rpmdb-row-{}-{k}", p.db_row);
+                        k += 1;
+                    }
+                }
+                r
+            })
+            .collect();
+
+        let mut cache: HashMap<&str, License> = HashMap::new();
+        let mut license_refs = BTreeMap::new();
+        let licenses: Vec<License> = inv
+            .packages
+            .iter()
+            .map(|p| {
+                let l = cache
+                    .entry(p.license.as_str())
+                    .or_insert_with(|| license::classify(&p.license))
+                    .clone();
+                if let License::Other { id, text } = &l {
+                    license_refs
+                        .entry(id.clone())
+                        .or_insert_with(|| text.clone());
+                }
+                l
+            })
+            .collect();
+
+        let mut deps = vec![Vec::new(); n];
+        for &(a, b) in &inv.depends_on {
+            if a < n && b < n && a != b {
+                deps[a].push(b);
+            }
+        }
+        for d in &mut deps {
+            d.sort_unstable();
+            d.dedup();
+        }
+        let mut unresolved = vec![Vec::new(); n];
+        for u in &inv.unresolved {
+            if u.package < n {
+                unresolved[u.package].push(&u.requirement);
+            }
+        }
+
+        let mut source_of = vec![None; n];
+        let mut sources = Vec::new();
+        let mut used_src = HashSet::new();
+        for (filename, binaries) in inv.source_rpms() {
+            let idx = sources.len();
+            for &b in &binaries {
+                source_of[b] = Some(idx);
+            }
+            let nvr = parse_srpm_name(filename);
+            let purl = nvr.map(|(name, version, release)| {
+                crate::purl::for_package(&source_package(name, version, release), distro)
+            });
+            let base = match nvr {
+                Some((name, version, release)) => {
+                    id_slug(&format!("{name}-{version}-{release}.src"))
+                }
+                None => id_slug(filename),
+            };
+            let slug = unique(&mut used_src, base, idx as u32);
+            let version_release =
+                nvr.and_then(|(name, ..)| srpm_stem(filename)?.get(name.len() + 1..));
+            sources.push(SourceRpm {
+                filename,
+                nvr,
+                version_release,
+                purl,
+                slug,
+                binaries,
+            });
+        }
+
+        let os = OsInfo::new(inv);
+        let content_digest = content_digest(inv, info);
+        Model {
+            inv,
+            info,
+            created: info.created_rfc3339(),
+            tool: format!("{}-{}", info.tool_name, info.tool_version),
+            evrs,
+            purls,
+            slugs,
+            bom_refs,
+            licenses,
+            deps,
+            unresolved,
+            source_of,
+            sources,
+            license_refs,
+            content_digest,
+            os,
+        }
+    }
+
+    /// A v5 UUID (RFC 4122, SHA-1, URL namespace) named
+    /// `urn:<tool_name>:<label>:<content digest hex>`: stable for the same content and
+    /// format, different across formats and content.
+    pub fn document_uuid(&self, label: &str) -> String {
+        let name = format!(
+            "urn:{}:{label}:{}",
+            self.info.tool_name,
+            hex::encode(self.content_digest)
+        );
+        uuid_v5(&UUID_NS_URL, name.as_bytes())
+    }
+
+    /// The RPM properties of package `i` (see [`package_properties`]).
+    pub fn properties(&self, i: usize) -> Vec<Prop<'a>> {
+        package_properties(&self.inv.packages[i], &self.unresolved[i])
+    }
+
+    /// The image-level properties: where the database was found, the image digests, and
+    /// one `imported_key` per `gpg-pubkey` header (keys are not software, so they are
+    /// reported here and never as packages).
+    pub fn document_properties(&self) -> Vec<Prop<'a>> {
+        let src = &self.inv.source;
+        let mut v = vec![
+            Prop::new("rpmdb_path", src.rpmdb_path.as_str()),
+            Prop::new("rpmdb_format", src.rpmdb_format.name()),
+        ];
+        if let Some(d) = &src.manifest_digest {
+            v.push(Prop::new("image_manifest_digest", d.as_str()));
+        }
+        if let Some(d) = &src.config_digest {
+            v.push(Prop::new("image_config_digest", d.as_str()));
+        }
+        if self.inv.distro.is_none() {
+            v.push(Prop::new("os_release", "absent"));
+        }
+        for k in &self.inv.keys {
+            v.push(Prop::new("imported_key", key_summary(k)));
+        }
+        v
+    }
+}
+
+/// `gpg-pubkey-<id>-<created_hex> created=<rfc3339> <summary>`; `gpg-pubkey-<v>-<r>` is the
+/// name under which `rpm -q` lists the key.
+pub fn key_summary(k: &crate::inventory::ImportedKey) -> String {
+    let mut s = format!("gpg-pubkey-{}-{}", k.short_id, k.created_hex);
+    if let Ok(t) = u32::from_str_radix(&k.created_hex, 16) {
+        let _ = write!(s, " created={}", rfc3339(i64::from(t)));
+    }
+    if !k.summary.is_empty() {
+        s.push(' ');
+        s.push_str(&k.summary);
+    }
+    s
+}
+
+impl<'a> OsInfo<'a> {
+    fn new(inv: &'a Inventory) -> Self {
+        match &inv.distro {
+            Some(d) => {
+                let pretty = d
+                    .pretty_name
+                    .clone()
+                    .filter(|s| !s.trim().is_empty())
+                    .unwrap_or_else(|| match &d.version_id {
+                        Some(v) => format!("{} {v}", d.name),
+                        None => d.name.clone(),
+                    });
+                OsInfo {
+                    name: d.name.as_str(),
+                    pretty,
+                    id: Some(d.id.as_str()),
+                    version: d.version_id.as_deref(),
+                    cpe: d.cpe_name.as_deref(),
+                    home_url: d.home_url.as_deref(),
+                    slug: id_slug(&d.purl_distro()),
+                }
+            }
+            None => OsInfo {
+                name: "unidentified operating system",
+                pretty: "unidentified operating system".to_owned(),
+                id: None,
+                version: None,
+                cpe: None,
+                home_url: None,
+                slug: "unidentified".to_owned(),
+            },
+        }
+    }
+}
+
+/// The RPM header data of one package that standard SBOM fields do not hold, in a fixed
+/// order. Names (after `fedora-attest:rpm:`):
+///
+/// | name | value |
+/// |---|---|
+/// | `db_row` | row of the header in the database (sqlite hnum, bdb key, ndb slot) |
+/// | `arch` | ARCH tag |
+/// | `sigmd5` | SIGMD5: MD5 over header+payload of the original `.rpm` (not of the `.rpm` file) |
+/// | `sha256header` | SHA256HEADER as stored |
+/// | `sha256header_computed` | our SHA-256 of the immutable region, only when it differs from the stored one or none is stored |
+/// | `sha1header` | SHA1HEADER as stored |
+/// | `signature` | one per header signature: `<TAG> v<n> <pk-algo>/<hash-algo> key_id=<16 hex> [fingerprint=<hex>] [created=<rfc3339>]` |
+/// | `signing_key_id` | each distinct issuer key id of the signatures |
+/// | `source_rpm` | SOURCERPM |
+/// | `build_time` | BUILDTIME, RFC 3339 |
+/// | `build_host` | BUILDHOST |
+/// | `packager` | PACKAGER |
+/// | `group` | GROUP |
+/// | `installed_size` | installed size in bytes |
+/// | `modularity_label` | MODULARITYLABEL |
+/// | `url` | URL, only when it is not a plain http(s)/ftp URL (else it is the homepage) |
+/// | `bug_url` | BUGURL |
+/// | `file_digest_algo` | FILEDIGESTALGO name (`SHA256`, ...) |
+/// | `unresolved_requires` | one per requirement no installed package provides, as rpm prints it |
+pub fn package_properties<'a>(p: &'a Package, unresolved: &[&'a Dependency]) -> Vec<Prop<'a>> {
+    let mut v = Vec::with_capacity(16);
+    v.push(Prop::new("db_row", p.db_row.to_string()));
+    if !p.arch.is_empty() {
+        v.push(Prop::new("arch", p.arch.as_str()));
+    }
+    if let Some(s) = &p.sigmd5 {
+        v.push(Prop::new("sigmd5", s.as_str()));
+    }
+    if let Some(s) = &p.sha256_header {
+        v.push(Prop::new("sha256header", s.as_str()));
+    }
+    if let Some(c) = &p.computed_sha256_header {
+        if p.sha256_header.as_deref() != Some(c.as_str()) {
+            v.push(Prop::new("sha256header_computed", c.as_str()));
+        }
+    }
+    if let Some(s) = &p.sha1_header {
+        v.push(Prop::new("sha1header", s.as_str()));
+    }
+    for s in &p.signatures {
+        v.push(Prop::new("signature", signature_summary(s)));
+    }
+    let mut seen: Vec<&str> = Vec::new();
+    for id in p.signatures.iter().filter_map(|s| s.key_id.as_deref()) {
+        if !seen.contains(&id) {
+            seen.push(id);
+            v.push(Prop::new("signing_key_id", id));
+        }
+    }
+    if let Some(s) = &p.source_rpm {
+        v.push(Prop::new("source_rpm", s.as_str()));
+    }
+    if let Some(t) = p.build_time {
+        v.push(Prop::new("build_time", rfc3339(i64::from(t))));
+    }
+    if let Some(s) = &p.build_host {
+        v.push(Prop::new("build_host", s.as_str()));
+    }
+    if let Some(s) = &p.packager {
+        v.push(Prop::new("packager", s.as_str()));
+    }
+    if let Some(s) = &p.group {
+        v.push(Prop::new("group", s.as_str()));
+    }
+    v.push(Prop::new("installed_size", p.size.to_string()));
+    if let Some(s) = &p.modularity_label {
+        v.push(Prop::new("modularity_label", s.as_str()));
+    }
+    if let Some(u) = &p.url {
+        if web_url(u).is_none() && !u.trim().is_empty() {
+            v.push(Prop::new("url", u.as_str()));
+        }
+    }
+    if let Some(s) = &p.bug_url {
+        v.push(Prop::new("bug_url", s.as_str()));
+    }
+    if !p.files.is_empty() {
+        v.push(Prop::new(
+            "file_digest_algo",
+            p.file_digest_algo.spdx_name(),
+        ));
+    }
+    for d in unresolved {
+        v.push(Prop::new("unresolved_requires", d.display()));
+    }
+    v
+}
+
+/// `RSAHEADER v4 RSA/SHA256 key_id=... fingerprint=... created=...`.
+pub fn signature_summary(s: &HeaderSignature) -> String {
+    let tag = match s.tag {
+        crate::package::SignatureTag::Rsaheader => "RSAHEADER",
+        crate::package::SignatureTag::Dsaheader => "DSAHEADER",
+        crate::package::SignatureTag::Openpgp => "OPENPGP",
+    };
+    let pk: Cow<str> = match s.pubkey_algo {
+        1 => "RSA".into(),
+        17 => "DSA".into(),
+        19 => "ECDSA".into(),
+        22 => "EdDSA".into(),
+        27 => "Ed25519".into(),
+        28 => "Ed448".into(),
+        n => format!("pk{n}").into(),
+    };
+    let h: Cow<str> = match s.hash_algo {
+        1 => "MD5".into(),
+        2 => "SHA1".into(),
+        8 => "SHA256".into(),
+        9 => "SHA384".into(),
+        10 => "SHA512".into(),
+        11 => "SHA224".into(),
+        12 => "SHA3-256".into(),
+        14 => "SHA3-512".into(),
+        n => format!("hash{n}").into(),
+    };
+    let mut out = format!("{tag} v{} {pk}/{h}", s.version);
+    if let Some(k) = &s.key_id {
+        let _ = write!(out, " key_id={k}");
+    }
+    if let Some(f) = &s.fingerprint {
+        let _ = write!(out, " fingerprint={f}");
+    }
+    if let Some(c) = s.created {
+        let _ = write!(out, " created={}", rfc3339(i64::from(c)));
+    }
+    out
+}
+
+/// What kind of file system object an entry is, from its mode's type bits.
+pub fn file_kind(f: &FileEntry) -> &'static str {
+    match f.mode & FileEntry::S_IFMT {
+        FileEntry::S_IFREG => "regular",
+        FileEntry::S_IFDIR => "directory",
+        FileEntry::S_IFLNK => "symlink",
+        0o020000 => "char-device",
+        0o060000 => "block-device",
+        0o010000 => "fifo",
+        0o140000 => "socket",
+        _ => "unknown",
+    }
+}
+
+/// RPMFILE_* bit names, in bit order.
+const FLAG_NAMES: [(u32, &str); 11] = [
+    (file_flags::CONFIG, "config"),
+    (file_flags::DOC, "doc"),
+    (file_flags::ICON, "icon"),
+    (file_flags::MISSINGOK, "missingok"),
+    (file_flags::NOREPLACE, "noreplace"),
+    (file_flags::SPECFILE, "specfile"),
+    (file_flags::GHOST, "ghost"),
+    (file_flags::LICENSE, "license"),
+    (file_flags::README, "readme"),
+    (file_flags::PUBKEY, "pubkey"),
+    (file_flags::ARTIFACT, "artifact"),
+];
+
+/// The file's RPMFILE_* flags as `config,noreplace`; unknown bits as `0x...`. Displays
+/// nothing for no flags.
+pub struct FileFlags(pub u32);
+
+impl Display for FileFlags {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut rest = self.0;
+        let mut first = true;
+        for (bit, name) in FLAG_NAMES {
+            if rest & bit != 0 {
+                if !first {
+                    f.write_str(",")?;
+                }
+                f.write_str(name)?;
+                first = false;
+                rest &= !bit;
+            }
+        }
+        if rest != 0 {
+            if !first {
+                f.write_str(",")?;
+            }
+            write!(f, "{rest:#x}")?;
+        }
+        Ok(())
+    }
+}
+
+/// `0100644`: st_mode in octal, as `rpm --dump` prints it.
+pub struct Mode(pub u16);
+
+impl Display for Mode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "0{:o}", self.0)
+    }
+}
+
+/// A file's attributes in one line:
+/// `kind=regular mode=0100644 owner=root:root size=1234[ flags=config,noreplace][ target=...]`.
+/// With `escape`, the link target is percent-encoded like [`Escaped`] (for line-based text).
+pub struct FileAttrs<'a> {
+    pub file: &'a FileEntry,
+    pub escape: bool,
+}
+
+impl Display for FileAttrs<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let e = self.file;
+        write!(
+            f,
+            "kind={} mode={} owner={}:{} size={}",
+            file_kind(e),
+            Mode(e.mode),
+            Escaped(&e.user),
+            Escaped(&e.group),
+            e.size
+        )?;
+        if e.flags != 0 {
+            write!(f, " flags={}", FileFlags(e.flags))?;
+        }
+        if let Some(t) = &e.link_target {
+            if self.escape {
+                write!(f, " target={}", Escaped(t))?;
+            } else {
+                write!(f, " target={t}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Percent-encodes `%`, space, `=` and every control or non-ASCII byte, so the value
+/// stays one token on one line and decodes back exactly.
+pub struct Escaped<'a>(pub &'a str);
+
+impl Display for Escaped<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = self.0;
+        let mut start = 0;
+        for (i, b) in s.bytes().enumerate() {
+            if b <= b' ' || b == b'%' || b == b'=' || b >= 0x7f {
+                // Every byte of a non-ASCII character is escaped, so a non-empty run of
+                // kept bytes is ASCII and starts and ends on character boundaries.
+                if start < i {
+                    f.write_str(&s[start..i])?;
+                }
+                write!(f, "%{b:02X}")?;
+                start = i + 1;
+            }
+        }
+        f.write_str(&s[start..])
+    }
+}
+
+/// Percent-encodes `\`, CR and LF so a property value stays on one line.
+pub struct OneLine<'a>(pub &'a str);
+
+impl Display for OneLine<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = self.0;
+        let mut start = 0;
+        for (i, b) in s.bytes().enumerate() {
+            let rep = match b {
+                b'\\' => "\\\\",
+                b'\n' => "\\n",
+                b'\r' => "\\r",
+                _ => continue,
+            };
+            f.write_str(&s[start..i])?;
+            f.write_str(rep)?;
+            start = i + 1;
+        }
+        f.write_str(&s[start..])
+    }
+}
+
+/// Lower-case name of a digest algorithm as SPDX 3 `HashAlgorithm` spells it.
+pub fn spdx3_hash_algo(a: DigestAlgo) -> &'static str {
+    match a {
+        DigestAlgo::Md5 => "md5",
+        DigestAlgo::Sha1 => "sha1",
+        DigestAlgo::Sha224 => "sha224",
+        DigestAlgo::Sha256 => "sha256",
+        DigestAlgo::Sha384 => "sha384",
+        DigestAlgo::Sha512 => "sha512",
+    }
+}
+
+/// CycloneDX 1.6 `hash-alg` name; `None` for SHA-224, which the enumeration lacks.
+pub fn cdx_hash_algo(a: DigestAlgo) -> Option<&'static str> {
+    Some(match a {
+        DigestAlgo::Md5 => "MD5",
+        DigestAlgo::Sha1 => "SHA-1",
+        DigestAlgo::Sha224 => return None,
+        DigestAlgo::Sha256 => "SHA-256",
+        DigestAlgo::Sha384 => "SHA-384",
+        DigestAlgo::Sha512 => "SHA-512",
+    })
+}
+
+/// The digest of a file when it is a well-formed hex digest of the package's algorithm.
+pub fn file_digest<'f>(p: &Package, f: &'f FileEntry) -> Option<&'f str> {
+    let d = f.digest.as_deref()?;
+    (d.len() == p.file_digest_algo.hex_len() && d.bytes().all(|b| b.is_ascii_hexdigit()))
+        .then_some(d)
+}
+
+/// `s` when it is a plain `http`, `https` or `ftp` URL with a DNS host name (letters,
+/// digits, `-`, dots, an alphabetic top-level label), no user info, no white space and
+/// none of the characters RFC 3986 forbids. Everything SPDX 2.3 (`homepage`), SPDX 3
+/// (`anyURI`) and CycloneDX (`iri-reference`) accept; anything else stays a property.
+pub fn web_url(s: &str) -> Option<&str> {
+    let rest = s
+        .strip_prefix("https://")
+        .or_else(|| s.strip_prefix("http://"))
+        .or_else(|| s.strip_prefix("ftp://"))?;
+    if s.chars().any(|c| {
+        c.is_whitespace()
+            || c.is_control()
+            || !c.is_ascii()
+            || matches!(c, '"' | '<' | '>' | '\\' | '^' | '`' | '{' | '|' | '}')
+    }) {
+        return None;
+    }
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let authority = &rest[..end];
+    if authority.contains('@') {
+        return None;
+    }
+    let host = match authority.rsplit_once(':') {
+        Some((h, port))
+            if (1..=5).contains(&port.len()) && port.bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            h
+        }
+        Some(_) => return None,
+        None => authority,
+    };
+    let labels: Vec<&str> = host.split('.').collect();
+    if labels.len() < 2 {
+        return None;
+    }
+    for l in &labels {
+        if l.is_empty()
+            || l.starts_with('-')
+            || l.ends_with('-')
+            || !l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        {
+            return None;
+        }
+    }
+    let tld = labels[labels.len() - 1];
+    (tld.len() >= 2 && tld.bytes().all(|b| b.is_ascii_alphabetic())).then_some(s)
+}
+
+/// Which CPE binding `s` is, when it is a well-formed one: `"cpe22"` for a CPE 2.2 URI
+/// (`cpe:/o:fedoraproject:fedora:40`), `"cpe23"` for a CPE 2.3 formatted string.
+pub fn cpe_kind(s: &str) -> Option<&'static str> {
+    if let Some(rest) = s.strip_prefix("cpe:/") {
+        // cpe:/[aho]?(:[A-Za-z0-9._\-~%]*){0,6}
+        let rest = rest
+            .strip_prefix(['a', 'h', 'o', 'A', 'H', 'O'])
+            .unwrap_or(rest);
+        if rest.is_empty() {
+            return Some("cpe22");
+        }
+        let rest = rest.strip_prefix(':')?;
+        let parts: Vec<&str> = rest.split(':').collect();
+        let ok = parts.len() <= 6
+            && parts.iter().all(|p| {
+                p.bytes().all(|b| {
+                    b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'~' | b'%')
+                })
+            });
+        return ok.then_some("cpe22");
+    }
+    let rest = s.strip_prefix("cpe:2.3:")?;
+    // part, then vendor..other (10 components), split on unescaped ':'.
+    let mut parts = Vec::new();
+    let mut cur = String::new();
+    let mut chars = rest.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                cur.push(c);
+                cur.push(chars.next()?);
+            }
+            ':' => parts.push(std::mem::take(&mut cur)),
+            _ => cur.push(c),
+        }
+    }
+    parts.push(cur);
+    if parts.len() != 11 || !matches!(parts[0].as_str(), "a" | "h" | "o" | "*" | "-") {
+        return None;
+    }
+    let component_ok = |p: &str| {
+        if p == "*" || p == "-" {
+            return true;
+        }
+        let body = p
+            .trim_start_matches(['*', '?'])
+            .trim_end_matches(['*', '?']);
+        let mut cs = body.chars();
+        let mut n = 0;
+        while let Some(c) = cs.next() {
+            n += 1;
+            if c == '\\' {
+                match cs.next() {
+                    Some(e) if e.is_ascii_punctuation() => {}
+                    _ => return false,
+                }
+            } else if !(c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_')) {
+                return false;
+            }
+        }
+        n > 0
+    };
+    let lang_ok = |p: &str| {
+        if p == "*" || p == "-" {
+            return true;
+        }
+        let (l, region) = match p.split_once('-') {
+            Some((l, r)) => (l, Some(r)),
+            None => (p, None),
+        };
+        (2..=3).contains(&l.len())
+            && l.bytes().all(|b| b.is_ascii_alphabetic())
+            && region.is_none_or(|r| {
+                (r.len() == 2 && r.bytes().all(|b| b.is_ascii_alphabetic()))
+                    || (r.len() == 3 && r.bytes().all(|b| b.is_ascii_digit()))
+            })
+    };
+    let ok = parts[1..6].iter().all(|p| component_ok(p))
+        && lang_ok(&parts[6])
+        && parts[7..].iter().all(|p| component_ok(p));
+    ok.then_some("cpe23")
+}
+
+/// Maps `raw` to `[A-Za-z0-9.-]+`. `:` (the epoch separator) and `_` (as in `x86_64`)
+/// become `-`; when any other character had to be replaced, 8 hex digits of SHA-256 of
+/// `raw` are appended, so different inputs stay apart (`a+b` and `a~b` do not both become
+/// `a-b`). The rare collisions left (`a_b` vs `a-b`) are resolved by the callers' uniqueness
+/// pass.
+pub fn id_slug(raw: &str) -> String {
+    let mut s = String::with_capacity(raw.len() + 9);
+    let mut lossy = false;
+    for c in raw.chars() {
+        match c {
+            'A'..='Z' | 'a'..='z' | '0'..='9' | '.' | '-' => s.push(c),
+            ':' | '_' => s.push('-'),
+            _ => {
+                s.push('-');
+                lossy = true;
+            }
+        }
+    }
+    if lossy || s.is_empty() {
+        let d = Sha256::digest(raw.as_bytes());
+        if !s.is_empty() {
+            s.push('-');
+        }
+        s.push_str(&hex::encode(&d[..4]));
+    }
+    s
+}
+
+/// `base`, or on collision `base-row<row>` (then `-2`, `-3`, ...): unique within `used`.
+fn unique(used: &mut HashSet<String>, base: String, row: u32) -> String {
+    if used.insert(base.clone()) {
+        return base;
+    }
+    let mut cand = format!("{base}-row{row}");
+    let mut k = 2;
+    while !used.insert(cand.clone()) {
+        cand = format!("{base}-row{row}-{k}");
+        k += 1;
+    }
+    cand
+}
+
+/// `name-version-release` of `name-version-release.src.rpm` (or `.nosrc.rpm`).
+fn srpm_stem(filename: &str) -> Option<&str> {
+    filename
+        .strip_suffix(".src.rpm")
+        .or_else(|| filename.strip_suffix(".nosrc.rpm"))
+}
+
+/// `name-version-release.src.rpm` (or `.nosrc.rpm`) -> (name, version, release).
+pub fn parse_srpm_name(filename: &str) -> Option<(&str, &str, &str)> {
+    let stem = srpm_stem(filename)?;
+    let (nv, release) = stem.rsplit_once('-')?;
+    let (name, version) = nv.rsplit_once('-')?;
+    (!name.is_empty() && !version.is_empty() && !release.is_empty())
+        .then_some((name, version, release))
+}
+
+/// A `Package` carrying only what a source RPM's file name says, for `purl::for_package`.
+fn source_package(name: &str, version: &str, release: &str) -> Package {
+    bare_package(name, version, release, "src", None)
+}
+
+fn bare_package(
+    name: &str,
+    version: &str,
+    release: &str,
+    arch: &str,
+    build_time: Option<u32>,
+) -> Package {
+    Package {
+        db_row: 0,
+        name: name.to_owned(),
+        epoch: None,
+        version: version.to_owned(),
+        release: release.to_owned(),
+        arch: arch.to_owned(),
+        summary: String::new(),
+        license: String::new(),
+        vendor: None,
+        packager: None,
+        url: None,
+        bug_url: None,
+        group: None,
+        source_rpm: None,
+        build_time,
+        build_host: None,
+        install_time: None,
+        size: 0,
+        modularity_label: None,
+        sigmd5: None,
+        sha256_header: None,
+        sha1_header: None,
+        computed_sha256_header: None,
+        signatures: Vec::new(),
+        file_digest_algo: DigestAlgo::Md5,
+        files: Vec::new(),
+        requires: Vec::new(),
+        provides: Vec::new(),
+        conflicts: Vec::new(),
+        obsoletes: Vec::new(),
+        recommends: Vec::new(),
+        suggests: Vec::new(),
+        supplements: Vec::new(),
+        enhances: Vec::new(),
+    }
+}
+
+/// SHA-256 over the content that identifies a document (see the module invariants).
+/// Each package counts by NEVRA, row and header digest: the SHA-256 header digest covers
+/// every tag of the immutable header (files, digests, dependencies, license, ...). A header
+/// with no digest at all counts by its full serialization instead.
+fn content_digest(inv: &Inventory, info: &DocumentInfo) -> [u8; 32] {
+    let mut h = Sha256::new();
+    let mut field = |s: &str| {
+        h.update((s.len() as u64).to_le_bytes());
+        h.update(s.as_bytes());
+    };
+    field("fedora-attest-sbom-content-v1");
+    field(&info.tool_name);
+    field(&info.tool_version);
+    field(if info.include_files {
+        "files"
+    } else {
+        "no-files"
+    });
+    if let Some(d) = &inv.distro {
+        field(&d.id);
+        field(d.version_id.as_deref().unwrap_or(""));
+        field(&d.name);
+        field(d.pretty_name.as_deref().unwrap_or(""));
+        field(d.cpe_name.as_deref().unwrap_or(""));
+        field(d.home_url.as_deref().unwrap_or(""));
+        field(d.variant_id.as_deref().unwrap_or(""));
+    } else {
+        field("no-distro");
+    }
+    let src = &inv.source;
+    field(&src.rpmdb_path);
+    field(src.rpmdb_format.name());
+    field(src.manifest_digest.as_deref().unwrap_or(""));
+    field(src.config_digest.as_deref().unwrap_or(""));
+    for p in &inv.packages {
+        field(&p.nevra());
+        field(&p.db_row.to_string());
+        let id = p
+            .sha256_header
+            .as_deref()
+            .or(p.computed_sha256_header.as_deref())
+            .or(p.sha1_header.as_deref())
+            .or(p.sigmd5.as_deref());
+        match id {
+            Some(d) => {
+                field(d);
+                // A stored digest that disagrees with the header is content too.
+                field(p.computed_sha256_header.as_deref().unwrap_or(""));
+            }
+            None => field(&serde_json::to_string(p).unwrap_or_default()),
+        }
+    }
+    for k in &inv.keys {
+        field(&k.short_id);
+        field(&k.created_hex);
+        field(&k.summary);
+        field(&k.db_row.to_string());
+    }
+    for (a, b) in &inv.depends_on {
+        field(&format!("{a}>{b}"));
+    }
+    for u in &inv.unresolved {
+        field(&format!("{}?{}", u.package, u.requirement.display()));
+    }
+    h.finalize().into()
+}
+
+/// RFC 4122 version-5 UUID of `name` in `namespace`, lower-case hyphenated.
+pub fn uuid_v5(namespace: &[u8; 16], name: &[u8]) -> String {
+    let mut h = Sha1::new();
+    h.update(namespace);
+    h.update(name);
+    let d = h.finalize();
+    let mut b = [0u8; 16];
+    b.copy_from_slice(&d[..16]);
+    b[6] = (b[6] & 0x0f) | 0x50;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let x = hex::encode(b);
+    format!(
+        "{}-{}-{}-{}-{}",
+        &x[0..8],
+        &x[8..12],
+        &x[12..16],
+        &x[16..20],
+        &x[20..32]
+    )
+}
+
+/// Serializes `doc` as compact JSON to `out` through a buffer, with a final newline.
+/// Compact, not pretty: with 200,000 file entries indentation alone would add a third to
+/// the size and the time; `jq .` pretty-prints when a human reads one.
+pub fn write_json<T: Serialize + ?Sized>(out: &mut dyn Write, doc: &T) -> io::Result<()> {
+    let mut w = io::BufWriter::with_capacity(1 << 16, out);
+    serde_json::to_writer(&mut w, doc).map_err(io::Error::from)?;
+    w.write_all(b"\n")?;
+    w.flush()
+}
+
+/// Serializes the items of an iterator as a JSON array without collecting them. The
+/// iterator is cloned, so serializing twice gives the same output.
+pub struct SeqOf<I>(pub I);
+
+impl<I> Serialize for SeqOf<I>
+where
+    I: Iterator + Clone,
+    I::Item: Serialize,
+{
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.clone())
+    }
+}
+
+/// Serializes a `Display` value as a JSON string without an intermediate `String`.
+pub struct Str<T>(pub T);
+
+impl<T: Display> Serialize for Str<T> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::format::{self, Format};
+    use crate::inventory::{ImageSource, ImportedKey, SourceKind, Unresolved};
+
+    fn mini_inventory() -> Inventory {
+        let mut a = bare_package("zlib", "1.3", "1.fc40", "x86_64", Some(1_700_000_000));
+        a.license = "Zlib".into();
+        a.source_rpm = Some("zlib-1.3-1.fc40.src.rpm".into());
+        a.sha256_header = Some("ab".repeat(32));
+        a.file_digest_algo = DigestAlgo::Sha256;
+        a.files = vec![FileEntry {
+            path: "/usr/lib64/libz.so.1".into(),
+            digest: Some("cd".repeat(32)),
+            size: 10,
+            mode: 0o100755,
+            user: "root".into(),
+            group: "root".into(),
+            flags: 0,
+            link_target: None,
+            mtime: 0,
+            verify_flags: 0,
+            inode: 1,
+            lang: String::new(),
+        }];
+        let mut b = a.clone();
+        b.name = "zlib-devel".into();
+        b.license = "zlib and Boost".into();
+        b.db_row = 2;
+        Inventory {
+            source: ImageSource {
+                location: "/some/where".into(),
+                kind: SourceKind::RootDir,
+                rpmdb_path: "usr/lib/sysimage/rpm/rpmdb.sqlite".into(),
+                rpmdb_format: crate::rpmdb::DbFormat::Sqlite,
+                manifest_digest: Some(format!("sha256:{}", "ef".repeat(32))),
+                config_digest: None,
+            },
+            distro: Some(crate::osrelease::parse(
+                "ID=fedora\nVERSION_ID=40\nNAME=\"Fedora Linux\"\n",
+            )),
+            packages: vec![a, b],
+            keys: vec![ImportedKey {
+                db_row: 9,
+                short_id: "a15b79cc".into(),
+                created_hex: "63d04f1f".into(),
+                summary: "Fedora (40) <fedora-40-primary@fedoraproject.org> public key".into(),
+                armored: String::new(),
+            }],
+            depends_on: vec![(1, 0)],
+            unresolved: vec![Unresolved {
+                package: 1,
+                requirement: Dependency {
+                    name: "pkgconfig".into(),
+                    flags: 0,
+                    version: String::new(),
+                },
+            }],
+        }
+    }
+
+    fn info(created: i64) -> DocumentInfo {
+        DocumentInfo {
+            created,
+            tool_name: "sbom".into(),
+            tool_version: "0.1.0".into(),
+            include_files: true,
+        }
+    }
+
+    fn render(f: Format, inv: &Inventory, info: &DocumentInfo) -> Vec<u8> {
+        let mut v = Vec::new();
+        format::write(f, inv, info, &mut v).unwrap();
+        v
+    }
+
+    #[test]
+    fn every_format_is_deterministic() {
+        let inv = mini_inventory();
+        for f in [Format::Spdx23, Format::Spdx3, Format::CycloneDx] {
+            let a = render(f, &inv, &info(1_700_000_000));
+            assert_eq!(a, render(f, &inv, &info(1_700_000_000)), "{f:?}");
+            assert_eq!(
+                a,
+                render(f, &mini_inventory(), &info(1_700_000_000)),
+                "{f:?}"
+            );
+            let text = String::from_utf8(a).unwrap();
+            assert!(!text.contains("/some/where"), "{f:?}: the scan path leaked");
+            assert!(
+                text.contains("2023-11-14T22:13:20Z"),
+                "{f:?}: creation time from DocumentInfo"
+            );
+        }
+    }
+
+    #[test]
+    fn document_identity_follows_content_not_time() {
+        let inv = mini_inventory();
+        let i1 = info(1);
+        let m1 = Model::new(&inv, &i1);
+        let i2 = info(2);
+        let m2 = Model::new(&inv, &i2);
+        assert_eq!(m1.document_uuid("x"), m2.document_uuid("x"));
+        assert_ne!(m1.document_uuid("x"), m1.document_uuid("y"));
+        let mut other = mini_inventory();
+        other.packages[0].sha256_header = Some("00".repeat(32));
+        assert_ne!(
+            m1.document_uuid("x"),
+            Model::new(&other, &i1).document_uuid("x")
+        );
+    }
+
+    #[test]
+    fn model_groups_and_classifies() {
+        let inv = mini_inventory();
+        let i = info(0);
+        let m = Model::new(&inv, &i);
+        assert_eq!(m.sources.len(), 1);
+        assert_eq!(m.sources[0].binaries, vec![0, 1]);
+        assert_eq!(
+            m.sources[0].purl.as_deref(),
+            Some("pkg:rpm/fedora/zlib@1.3-1.fc40?arch=src&distro=fedora-40")
+        );
+        assert_eq!(m.deps, vec![vec![], vec![0]]);
+        assert_eq!(m.unresolved[1].len(), 1);
+        assert!(matches!(m.licenses[0], License::Spdx(_)));
+        assert!(matches!(m.licenses[1], License::Other { .. }));
+        assert_eq!(
+            m.license_refs.values().collect::<Vec<_>>(),
+            vec!["zlib and Boost"]
+        );
+        assert!(m
+            .document_properties()
+            .iter()
+            .any(|p| p.name == "imported_key"
+                && p.value
+                    .starts_with("gpg-pubkey-a15b79cc-63d04f1f created=2023-01-24T")));
+    }
+
+    #[test]
+    fn duplicate_nevras_get_distinct_ids() {
+        let mut inv = mini_inventory();
+        let mut dup = inv.packages[0].clone();
+        dup.db_row = 7;
+        inv.packages.insert(1, dup);
+        inv.depends_on.clear();
+        inv.unresolved.clear();
+        let i = info(0);
+        let m = Model::new(&inv, &i);
+        assert_ne!(m.slugs[0], m.slugs[1]);
+        assert!(m.slugs[1].ends_with("-row7"), "{}", m.slugs[1]);
+        assert_ne!(m.bom_refs[0], m.bom_refs[1]);
+        assert_eq!(m.purls[0], m.purls[1]);
+    }
+
+    #[test]
+    fn slugs_keep_safe_characters_and_disambiguate_the_rest() {
+        assert_eq!(
+            id_slug("bash-5.2.15-1.azl3.x86_64"),
+            "bash-5.2.15-1.azl3.x86-64"
+        );
+        assert_eq!(id_slug("tzdata-2024a-1.noarch"), "tzdata-2024a-1.noarch");
+        assert_eq!(id_slug("perl-4:5.36.0-1.noarch"), "perl-4-5.36.0-1.noarch");
+        assert_ne!(id_slug("a~b"), id_slug("a+b"));
+        assert_ne!(id_slug("a+b"), "a-b");
+        assert!(id_slug("a b+c~d^e")
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-'));
+    }
+
+    #[test]
+    fn uuid_v5_matches_rfc4122_example() {
+        // Python: uuid.uuid5(uuid.NAMESPACE_URL, "https://example.com")
+        assert_eq!(
+            uuid_v5(&UUID_NS_URL, b"https://example.com"),
+            "4fd35a71-71ef-5a55-a9d9-aa75c889a6d0"
+        );
+    }
+
+    #[test]
+    fn srpm_names_parse() {
+        assert_eq!(
+            parse_srpm_name("glibc-2.38-1.azl3.src.rpm"),
+            Some(("glibc", "2.38", "1.azl3"))
+        );
+        assert_eq!(
+            parse_srpm_name("python-foo-bar-1.0-2.nosrc.rpm"),
+            Some(("python-foo-bar", "1.0", "2"))
+        );
+        assert_eq!(parse_srpm_name("weird.src.rpm"), None);
+        assert_eq!(parse_srpm_name("x-1-2.rpm"), None);
+    }
+
+    #[test]
+    fn web_urls_are_plain_or_rejected() {
+        assert!(web_url("https://www.gnu.org/software/bash").is_some());
+        assert!(web_url("http://example.com:8080/x?y=1#z").is_some());
+        assert!(web_url("ftp://ftp.example.org/pub").is_some());
+        for bad in [
+            "(none)",
+            "",
+            "www.example.com",
+            "http://localhost/",
+            "http://1.2.3.4/",
+            "https://ex ample.com",
+            "https://user@example.com/",
+            "file:///etc",
+            "https://exämple.com",
+        ] {
+            assert!(web_url(bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn cpe_bindings() {
+        assert_eq!(cpe_kind("cpe:/o:fedoraproject:fedora:40"), Some("cpe22"));
+        assert_eq!(
+            cpe_kind("cpe:2.3:o:microsoft:azurelinux:4.0:*:*:*:*:*:*:*"),
+            Some("cpe23")
+        );
+        assert_eq!(
+            cpe_kind("cpe:2.3:o:microsoft:azure linux:4.0:*:*:*:*:*:*:*"),
+            None
+        );
+        assert_eq!(cpe_kind("cpe:2.3:o:x"), None);
+        assert_eq!(cpe_kind("fedora"), None);
+    }
+
+    #[test]
+    fn file_attrs_render() {
+        let f = FileEntry {
+            path: "/etc/my file.conf".into(),
+            digest: None,
+            size: 12,
+            mode: 0o100644,
+            user: "root".into(),
+            group: "wheel".into(),
+            flags: file_flags::CONFIG | file_flags::NOREPLACE | (1 << 20),
+            link_target: None,
+            mtime: 0,
+            verify_flags: 0,
+            inode: 0,
+            lang: String::new(),
+        };
+        assert_eq!(
+            FileAttrs {
+                file: &f,
+                escape: true
+            }
+            .to_string(),
+            "kind=regular mode=0100644 owner=root:wheel size=12 flags=config,noreplace,0x100000"
+        );
+        assert_eq!(Escaped("/a b%=\n").to_string(), "/a%20b%25%3D%0A");
+        assert_eq!(Escaped("café.é").to_string(), "caf%C3%A9.%C3%A9");
+        assert_eq!(OneLine("a\nb\\").to_string(), "a\\nb\\\\");
+    }
+}
