@@ -1,7 +1,9 @@
 //! RPM `License:` strings to SPDX.
 //!
 //! Invariant: a string is emitted as an SPDX expression only when it already *is* a valid
-//! one (every identifier on the SPDX license list, operators as SPDX spells them). Legacy
+//! one (every identifier on the SPDX license list, operators as SPDX spells them). The
+//! SPDX spec matches identifiers case-insensitively, so `zlib` is emitted as `Zlib`: that
+//! is the same identifier, spelled canonically, not a mapping. Legacy
 //! Fedora/Mariner short names such as `GPLv2+` or `BSD` are never "mapped": a guessed
 //! mapping is a false statement in a legal document. They become a `LicenseRef-` whose
 //! extracted text is the original string, so nothing is lost and nothing is invented.
@@ -38,6 +40,9 @@ pub fn classify(text: &str) -> License {
     if is_spdx_expression(t) {
         return License::Spdx(t.to_owned());
     }
+    if let Some(canon) = canonical_case(t).filter(|c| is_spdx_expression(c)) {
+        return License::Spdx(canon);
+    }
     License::Other {
         id: license_ref(t),
         text: text.to_owned(),
@@ -47,6 +52,14 @@ pub fn classify(text: &str) -> License {
 /// True when `t` parses as a strict SPDX expression. Deprecated list identifiers
 /// (`GPL-2.0+`) are accepted: they are on the SPDX list and validators accept them.
 pub fn is_spdx_expression(t: &str) -> bool {
+    // The spdx crate accepts `and`/`or` even in strict mode; the SPDX spec matches
+    // operators case-sensitively, and Fedora's legacy syntax uses lower-case ones.
+    let lower_operator = t
+        .split(|c: char| c.is_whitespace() || c == '(' || c == ')')
+        .any(|w| ["AND", "OR", "WITH"].iter().any(|op| w.eq_ignore_ascii_case(op) && w != *op));
+    if lower_operator {
+        return false;
+    }
     let mode = spdx::ParseMode {
         allow_deprecated: true,
         ..spdx::ParseMode::STRICT
@@ -59,6 +72,48 @@ pub fn is_spdx_expression(t: &str) -> bool {
         }),
         Err(_) => false,
     }
+}
+
+/// Rewrites each identifier to the SPDX list's spelling when it matches one ignoring ASCII
+/// case; operators (`AND`, `OR`, `WITH`, which the spec matches case-sensitively) and
+/// anything not on the list are left as they are, so the strict parse still decides.
+fn canonical_case(t: &str) -> Option<String> {
+    let mut out = String::with_capacity(t.len());
+    let mut changed = false;
+    let mut token = String::new();
+    let flush = |token: &mut String, out: &mut String, changed: &mut bool| {
+        if token.is_empty() {
+            return;
+        }
+        let (base, plus) = match token.strip_suffix('+') {
+            Some(b) => (b, "+"),
+            None => (token.as_str(), ""),
+        };
+        let canon = spdx::identifiers::LICENSES
+            .iter()
+            .map(|l| l.name)
+            .chain(spdx::identifiers::EXCEPTIONS.iter().map(|e| e.name))
+            .find(|name| name.eq_ignore_ascii_case(base));
+        match canon {
+            Some(name) if !matches!(base, "AND" | "OR" | "WITH") => {
+                *changed |= name != base;
+                out.push_str(name);
+                out.push_str(plus);
+            }
+            _ => out.push_str(token),
+        }
+        token.clear();
+    };
+    for c in t.chars() {
+        if c.is_whitespace() || c == '(' || c == ')' {
+            flush(&mut token, &mut out, &mut changed);
+            out.push(c);
+        } else {
+            token.push(c);
+        }
+    }
+    flush(&mut token, &mut out, &mut changed);
+    changed.then_some(out)
 }
 
 /// A stable `LicenseRef-` id for a non-SPDX string: readable, and unique because any
@@ -116,7 +171,7 @@ mod tests {
 
     #[test]
     fn legacy_names_are_never_mapped() {
-        for legacy in ["GPLv2+", "BSD", "Public Domain", "LGPLv2+ and MIT", "ASL 2.0", "mit"] {
+        for legacy in ["GPLv2+", "BSD", "Public Domain", "LGPLv2+ and MIT", "ASL 2.0", "mit and bsd", "MIT or zlib"] {
             match classify(legacy) {
                 License::Other { id, text } => {
                     assert!(id.starts_with("LicenseRef-"), "{id}");
@@ -126,6 +181,15 @@ mod tests {
                 other => panic!("{legacy} must not be an SPDX expression, got {other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn identifiers_match_case_insensitively_operators_do_not() {
+        assert_eq!(classify("zlib"), License::Spdx("Zlib".into()));
+        assert_eq!(classify("mit"), License::Spdx("MIT".into()));
+        assert_eq!(classify("gpl-2.0-or-later OR mit"), License::Spdx("GPL-2.0-or-later OR MIT".into()));
+        assert_eq!(classify("(MIT OR apache-2.0)"), License::Spdx("(MIT OR Apache-2.0)".into()));
+        assert!(matches!(classify("MIT or Zlib"), License::Other { .. }), "lower-case operator");
     }
 
     #[test]
