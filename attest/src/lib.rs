@@ -1,5 +1,17 @@
-//! `attest`: signed provenance for Fedora-based images. Not yet built out (see issue 4);
-//! the crate exists so the workspace's dependency order (sbom <- attest <- verify) holds.
+//! `attest`: signed provenance for Fedora-based images: keys, DSSE envelopes, in-toto
+//! Statements with SLSA Provenance v1 and SBOM predicates, Sigstore bundles, in-toto layouts
+//! and links. See `docs/attest.md` for the command line and the formats we define.
 #![forbid(unsafe_code)]
 
 pub use sbom;
+
+pub mod keys;
+pub mod canonical;
+pub mod dsse;
+pub mod rootfs;
+pub mod statement;
+pub mod provenance;
+pub mod repo;
+pub mod pbe;
+pub mod bundle;
+pub mod certs;

@@ -2,3 +2,6 @@
 #![forbid(unsafe_code)]
 
 pub use attest;
+
+pub mod cli;
+pub mod sigstore;

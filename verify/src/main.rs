@@ -1,14 +1,12 @@
+//! `verify`: checks Fedora-based images and their attestations.
+//!
+//! Thin on purpose: parse the command line, run it, map the outcome to the
+//! exit status (0 verified, 1 not verified, 2 usage or input error).
+#![forbid(unsafe_code)]
+
 use clap::Parser;
 
-/// Verify Fedora-based images and their attestations.
-///
-/// Not yet implemented: this binary only reports its version.
-#[derive(Parser)]
-#[command(version, about)]
-struct Cli {}
-
 fn main() -> std::process::ExitCode {
-    let _ = Cli::parse();
-    eprintln!("verify: no subcommands are implemented yet");
-    std::process::ExitCode::from(2)
+    let cli = verify::cli::Cli::parse();
+    std::process::ExitCode::from(verify::cli::run(cli).exit_code())
 }
