@@ -15,3 +15,5 @@ pub mod repo;
 pub mod pbe;
 pub mod bundle;
 pub mod certs;
+pub mod cli;
+pub mod intoto;

@@ -1,14 +1,17 @@
+//! `attest`: thin command line over the `attest` library (see `attest::cli`).
+#![forbid(unsafe_code)]
+
+use std::process::ExitCode;
+
 use clap::Parser;
 
-/// Signed provenance for Fedora-based images (in-toto, SLSA, DSSE, Sigstore bundles).
-///
-/// Not yet implemented: this binary only reports its version.
-#[derive(Parser)]
-#[command(version, about)]
-struct Cli {}
-
-fn main() -> std::process::ExitCode {
-    let _ = Cli::parse();
-    eprintln!("attest: no subcommands are implemented yet");
-    std::process::ExitCode::from(2)
+fn main() -> ExitCode {
+    let cli = attest::cli::Cli::parse();
+    match attest::cli::run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => {
+            eprintln!("attest: {}", f.message);
+            ExitCode::from(f.code)
+        }
+    }
 }

@@ -1,0 +1,254 @@
+//! The root-filesystem digest: the identity of an image that is a directory, not an OCI
+//! artifact. Defined in `docs/attest.md` ("Root-filesystem digest, v1") precisely enough to
+//! reimplement; this module is that definition in code.
+//!
+//! In short: SHA-256 over `"attest-rootfs-v1\n"` followed by one record per entry below
+//! the root (the root itself excluded), sorted by the bytes of the relative path, each
+//! record being five NUL-terminated fields: path, type, mode, size, value.
+//!
+//! Invariants: symlinks are never followed (their target text is hashed); ownership,
+//! timestamps, extended attributes and hard-link identity are excluded, so an unprivileged
+//! extraction of the same image gives the same digest; files are hashed in parallel but
+//! the result does not depend on the order of hashing.
+
+use std::io::Read;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+use sha2::{Digest, Sha256};
+
+/// DigestSet key under which the root-filesystem digest appears in statement subjects.
+pub const DIGEST_KEY: &str = "rootfsSha256";
+/// First bytes of the hashed stream; a new definition gets a new version.
+pub const HEADER: &[u8] = b"attest-rootfs-v1\n";
+
+#[derive(Debug, thiserror::Error)]
+pub enum RootfsError {
+    #[error("{path}: cannot read: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: {reason}")]
+    Walk { path: PathBuf, reason: String },
+    #[error("{path}: changed while it was hashed ({expected} bytes expected, {got} read); hash a quiescent image")]
+    Changed { path: PathBuf, expected: u64, got: u64 },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RootfsDigest {
+    /// Lower-case hex.
+    pub sha256: String,
+    pub entries: usize,
+    /// Total size of regular files.
+    pub bytes: u64,
+}
+
+struct Entry {
+    rel: Vec<u8>,
+    abs: PathBuf,
+    meta: std::fs::Metadata,
+}
+
+/// The canonical listing (the exact bytes that are hashed) and its summary.
+pub fn listing(root: &Path) -> Result<(Vec<u8>, RootfsDigest), RootfsError> {
+    let mut entries = Vec::new();
+    for item in walkdir::WalkDir::new(root).follow_links(false).min_depth(1) {
+        let item = item.map_err(|e| RootfsError::Walk {
+            path: e.path().map(Path::to_path_buf).unwrap_or_else(|| root.to_path_buf()),
+            reason: e.to_string(),
+        })?;
+        let abs = item.path().to_path_buf();
+        let rel = abs
+            .strip_prefix(root)
+            .map_err(|_| RootfsError::Walk {
+                path: abs.clone(),
+                reason: "outside the root".into(),
+            })?
+            .as_os_str()
+            .as_bytes()
+            .to_vec();
+        // walkdir's metadata for a non-followed entry is lstat.
+        let meta = item.metadata().map_err(|e| RootfsError::Walk {
+            path: abs.clone(),
+            reason: e.to_string(),
+        })?;
+        entries.push(Entry { rel, abs, meta });
+    }
+    entries.par_sort_unstable_by(|a, b| a.rel.cmp(&b.rel));
+    let records: Vec<Result<Vec<u8>, RootfsError>> = entries.par_iter().map(record).collect();
+    let mut out = Vec::with_capacity(HEADER.len() + entries.len() * 120);
+    out.extend_from_slice(HEADER);
+    for r in records {
+        out.extend_from_slice(&r?);
+    }
+    let bytes = entries
+        .iter()
+        .filter(|e| e.meta.file_type().is_file())
+        .map(|e| e.meta.len())
+        .sum();
+    let sha256 = hex::encode(Sha256::digest(&out));
+    Ok((
+        out,
+        RootfsDigest {
+            sha256,
+            entries: entries.len(),
+            bytes,
+        },
+    ))
+}
+
+/// The root-filesystem digest of `root`.
+pub fn digest(root: &Path) -> Result<RootfsDigest, RootfsError> {
+    listing(root).map(|(_, d)| d)
+}
+
+fn record(e: &Entry) -> Result<Vec<u8>, RootfsError> {
+    let ft = e.meta.file_type();
+    let mode = e.meta.mode() & 0o7777;
+    let (kind, size, value): (u8, u64, Vec<u8>) = if ft.is_file() {
+        let (hex, got) = hash_file(&e.abs)?;
+        if got != e.meta.len() {
+            return Err(RootfsError::Changed {
+                path: e.abs.clone(),
+                expected: e.meta.len(),
+                got,
+            });
+        }
+        (b'f', got, hex.into_bytes())
+    } else if ft.is_dir() {
+        (b'd', 0, Vec::new())
+    } else if ft.is_symlink() {
+        let target = std::fs::read_link(&e.abs).map_err(|source| RootfsError::Io {
+            path: e.abs.clone(),
+            source,
+        })?;
+        (b'l', 0, target.as_os_str().as_bytes().to_vec())
+    } else if ft.is_char_device() || ft.is_block_device() {
+        let (maj, min) = major_minor(e.meta.rdev());
+        let k = if ft.is_char_device() { b'c' } else { b'b' };
+        (k, 0, format!("{maj}:{min}").into_bytes())
+    } else if ft.is_fifo() {
+        (b'p', 0, Vec::new())
+    } else {
+        (b's', 0, Vec::new())
+    };
+    let mut r = Vec::with_capacity(e.rel.len() + value.len() + 32);
+    r.extend_from_slice(&e.rel);
+    r.push(0);
+    r.push(kind);
+    r.push(0);
+    r.extend_from_slice(format!("{mode:04o}").as_bytes());
+    r.push(0);
+    r.extend_from_slice(size.to_string().as_bytes());
+    r.push(0);
+    r.extend_from_slice(&value);
+    r.push(0);
+    Ok(r)
+}
+
+/// Linux `major()`/`minor()` (glibc's encoding of `dev_t`).
+fn major_minor(dev: u64) -> (u64, u64) {
+    let major = ((dev >> 8) & 0xfff) | ((dev >> 32) & !0xfff);
+    let minor = (dev & 0xff) | ((dev >> 12) & !0xff);
+    (major, minor)
+}
+
+/// SHA-256 of a file's contents (lower-case hex) and the number of bytes read.
+pub fn hash_file(path: &Path) -> Result<(String, u64), RootfsError> {
+    let io = |source| RootfsError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut f = std::fs::File::open(path).map_err(io)?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut n: u64 = 0;
+    loop {
+        let k = f.read(&mut buf).map_err(io)?;
+        if k == 0 {
+            break;
+        }
+        h.update(&buf[..k]);
+        n += k as u64;
+    }
+    Ok((hex::encode(h.finalize()), n))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn tree() -> tempfile::TempDir {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(d.path().join("etc/motd.d")).unwrap();
+        std::fs::write(d.path().join("etc/motd.d/a"), "hi\n").unwrap();
+        std::fs::write(d.path().join("etc/b"), "").unwrap();
+        std::os::unix::fs::symlink("../usr/lib/os-release", d.path().join("etc/os-release")).unwrap();
+        d
+    }
+
+    #[test]
+    fn listing_is_exactly_as_documented() {
+        let d = tree();
+        std::fs::set_permissions(d.path().join("etc"), std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::set_permissions(d.path().join("etc/motd.d"), std::fs::Permissions::from_mode(0o700)).unwrap();
+        std::fs::set_permissions(d.path().join("etc/motd.d/a"), std::fs::Permissions::from_mode(0o644)).unwrap();
+        std::fs::set_permissions(d.path().join("etc/b"), std::fs::Permissions::from_mode(0o4755)).unwrap();
+        let (bytes, dig) = listing(d.path()).unwrap();
+        let sha_hi = hex::encode(Sha256::digest(b"hi\n"));
+        let sha_empty = hex::encode(Sha256::digest(b""));
+        let want = format!(
+            "attest-rootfs-v1\netc\0d\x000755\x000\0\0etc/b\0f\x004755\x000\0{sha_empty}\0\
+             etc/motd.d\0d\x000700\x000\0\0etc/motd.d/a\0f\x000644\x003\0{sha_hi}\0\
+             etc/os-release\0l\x000777\x000\0../usr/lib/os-release\0"
+        );
+        assert_eq!(String::from_utf8(bytes).unwrap(), want);
+        assert_eq!(dig.entries, 5);
+        assert_eq!(dig.bytes, 3);
+        assert_eq!(dig.sha256, hex::encode(Sha256::digest(want.as_bytes())));
+    }
+
+    #[test]
+    fn every_kind_of_change_changes_the_digest() {
+        let d = tree();
+        let base = digest(d.path()).unwrap().sha256;
+        assert_eq!(digest(d.path()).unwrap().sha256, base, "deterministic");
+        // content
+        std::fs::write(d.path().join("etc/motd.d/a"), "hI\n").unwrap();
+        let c1 = digest(d.path()).unwrap().sha256;
+        assert_ne!(c1, base);
+        // mode
+        std::fs::set_permissions(d.path().join("etc/b"), std::fs::Permissions::from_mode(0o600)).unwrap();
+        let c2 = digest(d.path()).unwrap().sha256;
+        assert_ne!(c2, c1);
+        // symlink target
+        std::fs::remove_file(d.path().join("etc/os-release")).unwrap();
+        std::os::unix::fs::symlink("/etc/passwd", d.path().join("etc/os-release")).unwrap();
+        let c3 = digest(d.path()).unwrap().sha256;
+        assert_ne!(c3, c2);
+        // added empty file
+        std::fs::write(d.path().join("x"), "").unwrap();
+        assert_ne!(digest(d.path()).unwrap().sha256, c3);
+    }
+
+    #[test]
+    fn symlinks_are_not_followed() {
+        let d = tree();
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("secret"), "s").unwrap();
+        std::os::unix::fs::symlink(outside.path(), d.path().join("escape")).unwrap();
+        let (bytes, dig) = listing(d.path()).unwrap();
+        assert_eq!(dig.entries, 6);
+        assert!(!bytes.windows(6).any(|w| w == b"secret"));
+    }
+
+    #[test]
+    fn missing_root_is_an_error() {
+        assert!(digest(Path::new("/nonexistent/attest-root")).is_err());
+    }
+}
