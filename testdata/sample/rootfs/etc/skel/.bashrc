@@ -1,0 +1,2 @@
+# .bashrc
+[ -f /etc/bashrc ] && . /etc/bashrc
