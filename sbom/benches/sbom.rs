@@ -30,19 +30,30 @@ fn bench(c: &mut Criterion) {
     let (db, fmt) = rpmdb::locate(&root).expect("bench image has a database");
     let inv = scan::scan_root(&root).expect("bench image scans");
     let files: usize = inv.packages.iter().map(|p| p.files.len()).sum();
-    eprintln!("bench image: {} packages, {files} files", inv.packages.len());
+    eprintln!(
+        "bench image: {} packages, {files} files",
+        inv.packages.len()
+    );
 
     let mut g = c.benchmark_group("sbom");
     g.sample_size(10);
-    g.bench_function("read_db_blobs", |b| b.iter(|| rpmdb::read_headers(&db, fmt).unwrap()));
-    g.bench_function("scan_root (read+decode+resolve)", |b| b.iter(|| scan::scan_root(&root).unwrap()));
+    g.bench_function("read_db_blobs", |b| {
+        b.iter(|| rpmdb::read_headers(&db, fmt).unwrap())
+    });
+    g.bench_function("scan_root (read+decode+resolve)", |b| {
+        b.iter(|| scan::scan_root(&root).unwrap())
+    });
     let info = DocumentInfo {
         created: 1_700_000_000,
         tool_name: "sbom".into(),
         tool_version: "bench".into(),
         include_files: true,
     };
-    for (name, f) in [("write_spdx23", Format::Spdx23), ("write_spdx3", Format::Spdx3), ("write_cyclonedx", Format::CycloneDx)] {
+    for (name, f) in [
+        ("write_spdx23", Format::Spdx23),
+        ("write_spdx3", Format::Spdx3),
+        ("write_cyclonedx", Format::CycloneDx),
+    ] {
         g.bench_function(name, |b| {
             b.iter(|| {
                 let mut out = std::io::sink();

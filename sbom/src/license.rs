@@ -56,7 +56,11 @@ pub fn is_spdx_expression(t: &str) -> bool {
     // operators case-sensitively, and Fedora's legacy syntax uses lower-case ones.
     let lower_operator = t
         .split(|c: char| c.is_whitespace() || c == '(' || c == ')')
-        .any(|w| ["AND", "OR", "WITH"].iter().any(|op| w.eq_ignore_ascii_case(op) && w != *op));
+        .any(|w| {
+            ["AND", "OR", "WITH"]
+                .iter()
+                .any(|op| w.eq_ignore_ascii_case(op) && w != *op)
+        });
     if lower_operator {
         return false;
     }
@@ -68,7 +72,10 @@ pub fn is_spdx_expression(t: &str) -> bool {
         // `LicenseRef-` inside an RPM string refers to nothing this document defines.
         Ok(expr) => expr.requirements().all(|r| {
             matches!(r.req.license, spdx::LicenseItem::Spdx { .. })
-                && r.req.addition.as_ref().is_none_or(|a| matches!(a, spdx::AdditionItem::Spdx(_)))
+                && r.req
+                    .addition
+                    .as_ref()
+                    .is_none_or(|a| matches!(a, spdx::AdditionItem::Spdx(_)))
         }),
         Err(_) => false,
     }
@@ -171,11 +178,24 @@ mod tests {
 
     #[test]
     fn legacy_names_are_never_mapped() {
-        for legacy in ["GPLv2+", "BSD", "Public Domain", "LGPLv2+ and MIT", "ASL 2.0", "mit and bsd", "MIT or zlib"] {
+        for legacy in [
+            "GPLv2+",
+            "BSD",
+            "Public Domain",
+            "LGPLv2+ and MIT",
+            "ASL 2.0",
+            "mit and bsd",
+            "MIT or zlib",
+        ] {
             match classify(legacy) {
                 License::Other { id, text } => {
                     assert!(id.starts_with("LicenseRef-"), "{id}");
-                    assert!(id[11..].chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-'), "{id}");
+                    assert!(
+                        id[11..]
+                            .chars()
+                            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-'),
+                        "{id}"
+                    );
                     assert_eq!(text, legacy);
                 }
                 other => panic!("{legacy} must not be an SPDX expression, got {other:?}"),
@@ -187,9 +207,18 @@ mod tests {
     fn identifiers_match_case_insensitively_operators_do_not() {
         assert_eq!(classify("zlib"), License::Spdx("Zlib".into()));
         assert_eq!(classify("mit"), License::Spdx("MIT".into()));
-        assert_eq!(classify("gpl-2.0-or-later OR mit"), License::Spdx("GPL-2.0-or-later OR MIT".into()));
-        assert_eq!(classify("(MIT OR apache-2.0)"), License::Spdx("(MIT OR Apache-2.0)".into()));
-        assert!(matches!(classify("MIT or Zlib"), License::Other { .. }), "lower-case operator");
+        assert_eq!(
+            classify("gpl-2.0-or-later OR mit"),
+            License::Spdx("GPL-2.0-or-later OR MIT".into())
+        );
+        assert_eq!(
+            classify("(MIT OR apache-2.0)"),
+            License::Spdx("(MIT OR Apache-2.0)".into())
+        );
+        assert!(
+            matches!(classify("MIT or Zlib"), License::Other { .. }),
+            "lower-case operator"
+        );
     }
 
     #[test]

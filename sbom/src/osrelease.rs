@@ -114,7 +114,10 @@ pub fn parse(text: &str) -> OsRelease {
 
 fn unquote(v: &str) -> String {
     let bytes = v.as_bytes();
-    if bytes.len() >= 2 && (bytes[0] == b'"' || bytes[0] == b'\'') && bytes[bytes.len() - 1] == bytes[0] {
+    if bytes.len() >= 2
+        && (bytes[0] == b'"' || bytes[0] == b'\'')
+        && bytes[bytes.len() - 1] == bytes[0]
+    {
         let inner = &v[1..v.len() - 1];
         let mut out = String::with_capacity(inner.len());
         let mut chars = inner.chars();
@@ -147,7 +150,10 @@ mod tests {
         assert_eq!(os.id, "fedora");
         assert_eq!(os.version_id.as_deref(), Some("40"));
         assert_eq!(os.purl_distro(), "fedora-40");
-        assert_eq!(os.cpe_name.as_deref(), Some("cpe:/o:fedoraproject:fedora:40"));
+        assert_eq!(
+            os.cpe_name.as_deref(),
+            Some("cpe:/o:fedoraproject:fedora:40")
+        );
         assert!(os.is_known());
     }
 

@@ -28,7 +28,11 @@ fn package_row(p: &Package) -> Vec<String> {
                 10 => "SHA512",
                 _ => "?",
             };
-            format!("{algo}/{hash}, {}, Key ID {}", ctime(s.created.unwrap_or(0)), s.key_id.clone().unwrap_or_default())
+            format!(
+                "{algo}/{hash}, {}, Key ID {}",
+                ctime(s.created.unwrap_or(0)),
+                s.key_id.clone().unwrap_or_default()
+            )
         })
         .unwrap_or_default();
     vec![
@@ -55,9 +59,14 @@ fn ctime(t: u32) -> String {
     let (y, mo, d) = (&iso[0..4], &iso[5..7], &iso[8..10]);
     let days = i64::from(t) / 86_400;
     let wd = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"][(days % 7) as usize];
-    let mon = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
-        [mo.parse::<usize>().unwrap() - 1];
-    format!("{wd} {mon} {:>2} {} {y}", d.parse::<u32>().unwrap(), &iso[11..19])
+    let mon = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ][mo.parse::<usize>().unwrap() - 1];
+    format!(
+        "{wd} {mon} {:>2} {} {y}",
+        d.parse::<u32>().unwrap(),
+        &iso[11..19]
+    )
 }
 
 /// rpm's `%{FILEFLAGS:fflags}`.
@@ -82,22 +91,40 @@ fn fflags(f: u32) -> String {
 }
 
 fn lines(path: &Path) -> Vec<String> {
-    std::fs::read_to_string(path).unwrap().lines().skip(1).map(str::to_owned).collect()
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(str::to_owned)
+        .collect()
 }
 
 fn check_packages(db: &Path, oracle: &Path) -> Vec<Package> {
     let inv = scan::scan_db(db, None).unwrap_or_else(|e| panic!("{e}"));
     assert!(inv.packages.iter().all(|p| !p.is_gpg_pubkey()));
-    let ours: BTreeSet<String> = inv.packages.iter().map(|p| package_row(p).join("\t")).collect();
+    let ours: BTreeSet<String> = inv
+        .packages
+        .iter()
+        .map(|p| package_row(p).join("\t"))
+        .collect();
     // rpm prints FILEDIGESTALGO raw; absent means MD5 (id 1), which is what our model holds.
     let theirs: BTreeSet<String> = lines(&oracle.join("packages.tsv"))
         .into_iter()
         .filter(|l| !l.starts_with("gpg-pubkey\t"))
-        .map(|l| if l.ends_with('\t') { format!("{l}1") } else { l })
+        .map(|l| {
+            if l.ends_with('\t') {
+                format!("{l}1")
+            } else {
+                l
+            }
+        })
         .collect();
     let missing: Vec<_> = theirs.difference(&ours).collect();
     let extra: Vec<_> = ours.difference(&theirs).collect();
-    assert!(missing.is_empty() && extra.is_empty(), "rpm lists but we don't:\n{missing:#?}\nwe list but rpm doesn't:\n{extra:#?}");
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "rpm lists but we don't:\n{missing:#?}\nwe list but rpm doesn't:\n{extra:#?}"
+    );
     assert_eq!(inv.packages.len(), theirs.len());
     inv.packages
 }
@@ -122,10 +149,22 @@ fn check_files(pkgs: &[Package], oracle: &Path) {
         }
     }
     ours.sort();
-    let mut theirs: Vec<String> = std::fs::read_to_string(oracle.join("files.tsv")).unwrap().lines().map(str::to_owned).collect();
+    let mut theirs: Vec<String> = std::fs::read_to_string(oracle.join("files.tsv"))
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect();
     theirs.sort();
-    let diff: Vec<_> = ours.iter().zip(&theirs).filter(|(a, b)| a != b).take(5).collect();
-    assert!(diff.is_empty(), "first differing file rows (ours, rpm's): {diff:#?}");
+    let diff: Vec<_> = ours
+        .iter()
+        .zip(&theirs)
+        .filter(|(a, b)| a != b)
+        .take(5)
+        .collect();
+    assert!(
+        diff.is_empty(),
+        "first differing file rows (ours, rpm's): {diff:#?}"
+    );
     assert_eq!(ours.len(), theirs.len(), "file row count");
 }
 
@@ -147,12 +186,17 @@ fn check_deps(pkgs: &[Package], oracle: &Path) {
         .collect();
     let missing: Vec<_> = theirs.difference(&ours).take(10).collect();
     let extra: Vec<_> = ours.difference(&theirs).take(10).collect();
-    assert!(missing.is_empty() && extra.is_empty(), "missing {missing:#?}\nextra {extra:#?}");
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "missing {missing:#?}\nextra {extra:#?}"
+    );
 }
 
 #[test]
 fn mariner_sqlite_equals_rpm() {
-    let Some(d) = common::realdata("rpmdb/cbl-mariner-2.0") else { return };
+    let Some(d) = common::realdata("rpmdb/cbl-mariner-2.0") else {
+        return;
+    };
     let pkgs = check_packages(&d.join("rpmdb.sqlite"), &d.join("oracle"));
     assert_eq!(pkgs.len(), 129);
     check_files(&pkgs, &d.join("oracle"));
@@ -160,14 +204,21 @@ fn mariner_sqlite_equals_rpm() {
     // Every mariner package is signed by Microsoft's key, and its stored header digest
     // equals the one we compute over the immutable region.
     for p in &pkgs {
-        assert_eq!(p.signatures[0].key_id.as_deref(), Some("0cd9fed33135ce90"), "{}", p.nevra());
+        assert_eq!(
+            p.signatures[0].key_id.as_deref(),
+            Some("0cd9fed33135ce90"),
+            "{}",
+            p.nevra()
+        );
         assert_eq!(p.sha256_header, p.computed_sha256_header, "{}", p.nevra());
     }
 }
 
 #[test]
 fn fedora36_tzdata_equals_rpm() {
-    let Some(d) = common::realdata("rpmdb/fedora-36-tzdata") else { return };
+    let Some(d) = common::realdata("rpmdb/fedora-36-tzdata") else {
+        return;
+    };
     let pkgs = check_packages(&d.join("rpmdb.sqlite"), &d.join("oracle"));
     check_files(&pkgs, &d.join("oracle"));
     check_deps(&pkgs, &d.join("oracle"));
@@ -177,7 +228,9 @@ fn fedora36_tzdata_equals_rpm() {
 
 #[test]
 fn rhel8_bdb_equals_rpm() {
-    let Some(d) = common::realdata("rpmdb/rhel8-libuuid-bdb") else { return };
+    let Some(d) = common::realdata("rpmdb/rhel8-libuuid-bdb") else {
+        return;
+    };
     let pkgs = check_packages(&d.join("Packages"), &d.join("oracle"));
     check_files(&pkgs, &d.join("oracle"));
     check_deps(&pkgs, &d.join("oracle"));
@@ -185,7 +238,9 @@ fn rhel8_bdb_equals_rpm() {
 
 #[test]
 fn debian_rpmbuild_sample_equals_rpm() {
-    let Some(d) = common::realdata("rpmdb/debian-rpmbuild-sample") else { return };
+    let Some(d) = common::realdata("rpmdb/debian-rpmbuild-sample") else {
+        return;
+    };
     let pkgs = check_packages(&d.join("rpmdb.sqlite"), &d.join("oracle-debian-rpm418"));
     check_files(&pkgs, &d.join("oracle-debian-rpm418"));
     let p = &pkgs[0];
@@ -195,7 +250,9 @@ fn debian_rpmbuild_sample_equals_rpm() {
 
 #[test]
 fn sle15_ndb_equals_expected_list() {
-    let Some(d) = common::realdata("rpmdb/sle15-bci-ndb") else { return };
+    let Some(d) = common::realdata("rpmdb/sle15-bci-ndb") else {
+        return;
+    };
     let inv = scan::scan_db(&d.join("Packages.db"), None).unwrap_or_else(|e| panic!("{e}"));
     let ours: BTreeSet<String> = inv
         .packages
@@ -224,5 +281,8 @@ fn sle15_ndb_equals_expected_list() {
         .collect();
     let missing: Vec<_> = theirs.difference(&ours).collect();
     let extra: Vec<_> = ours.difference(&theirs).collect();
-    assert!(missing.is_empty() && extra.is_empty(), "missing {missing:#?}\nextra {extra:#?}");
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "missing {missing:#?}\nextra {extra:#?}"
+    );
 }

@@ -12,9 +12,7 @@ use sha2::{Digest, Sha256};
 use super::header::{Header, HeaderError};
 use super::pgpsig;
 use super::tags as t;
-use crate::package::{
-    Dependency, DigestAlgo, FileEntry, HeaderSignature, Package, SignatureTag,
-};
+use crate::package::{Dependency, DigestAlgo, FileEntry, HeaderSignature, Package, SignatureTag};
 
 /// Decoding failed: which database row, which package (when the name was readable), why.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -30,11 +28,7 @@ pub struct DecodeError {
 pub fn decode(row: u32, blob: &[u8]) -> Result<Package, DecodeError> {
     let wrap = |name: Option<String>| move |source| DecodeError { row, name, source };
     let h = Header::parse(blob).map_err(wrap(None))?;
-    let name = h
-        .string(t::NAME)
-        .ok()
-        .flatten()
-        .map(Cow::into_owned);
+    let name = h.string(t::NAME).ok().flatten().map(Cow::into_owned);
     let mut pkg = decode_header(&h).map_err(wrap(name))?;
     pkg.db_row = row;
     Ok(pkg)
@@ -114,7 +108,12 @@ pub fn decode_header(h: &Header) -> Result<Package, HeaderError> {
         obsoletes: deps(h, t::OBSOLETENAME, t::OBSOLETEFLAGS, t::OBSOLETEVERSION)?,
         recommends: deps(h, t::RECOMMENDNAME, t::RECOMMENDFLAGS, t::RECOMMENDVERSION)?,
         suggests: deps(h, t::SUGGESTNAME, t::SUGGESTFLAGS, t::SUGGESTVERSION)?,
-        supplements: deps(h, t::SUPPLEMENTNAME, t::SUPPLEMENTFLAGS, t::SUPPLEMENTVERSION)?,
+        supplements: deps(
+            h,
+            t::SUPPLEMENTNAME,
+            t::SUPPLEMENTFLAGS,
+            t::SUPPLEMENTVERSION,
+        )?,
         enhances: deps(h, t::ENHANCENAME, t::ENHANCEFLAGS, t::ENHANCEVERSION)?,
         name,
         version,
@@ -167,13 +166,19 @@ fn files(h: &Header, algo: DigestAlgo) -> Result<Vec<FileEntry>, HeaderError> {
         let dirs = h.strings(t::DIRNAMES)?;
         let idx = h.ints(t::DIRINDEXES)?;
         if idx.len() != base.len() {
-            return Err(bad(t::DIRINDEXES, format!("{} entries for {} files", idx.len(), base.len())));
+            return Err(bad(
+                t::DIRINDEXES,
+                format!("{} entries for {} files", idx.len(), base.len()),
+            ));
         }
         base.iter()
             .zip(&idx)
             .map(|(b, &i)| {
                 let d = dirs.get(i as usize).ok_or_else(|| {
-                    bad(t::DIRINDEXES, format!("index {i} but only {} directories", dirs.len()))
+                    bad(
+                        t::DIRINDEXES,
+                        format!("index {i} but only {} directories", dirs.len()),
+                    )
                 })?;
                 let mut p = String::with_capacity(d.len() + b.len());
                 p.push_str(d);
@@ -183,7 +188,10 @@ fn files(h: &Header, algo: DigestAlgo) -> Result<Vec<FileEntry>, HeaderError> {
             .collect::<Result<_, HeaderError>>()?
     } else {
         // Pre-4.0 headers list whole paths.
-        h.strings(t::OLDFILENAMES)?.into_iter().map(Cow::into_owned).collect()
+        h.strings(t::OLDFILENAMES)?
+            .into_iter()
+            .map(Cow::into_owned)
+            .collect()
     };
     let n = paths.len();
     if n == 0 {
@@ -221,7 +229,10 @@ fn files(h: &Header, algo: DigestAlgo) -> Result<Vec<FileEntry>, HeaderError> {
                 Some(d.to_ascii_lowercase())
             }
         };
-        let link = links.get(i).filter(|l| !l.is_empty()).map(|l| l.to_string());
+        let link = links
+            .get(i)
+            .filter(|l| !l.is_empty())
+            .map(|l| l.to_string());
         out.push(FileEntry {
             path,
             digest,
@@ -240,7 +251,12 @@ fn files(h: &Header, algo: DigestAlgo) -> Result<Vec<FileEntry>, HeaderError> {
     Ok(out)
 }
 
-fn deps(h: &Header, name_tag: u32, flag_tag: u32, ver_tag: u32) -> Result<Vec<Dependency>, HeaderError> {
+fn deps(
+    h: &Header,
+    name_tag: u32,
+    flag_tag: u32,
+    ver_tag: u32,
+) -> Result<Vec<Dependency>, HeaderError> {
     let names = h.strings(name_tag)?;
     if names.is_empty() {
         return Ok(Vec::new());
@@ -280,15 +296,55 @@ mod tests {
             (t::EPOCH, TagType::Int32, 1, u32s(&[3])),
             (t::ARCH, TagType::String, 1, s("x86_64")),
             (t::LICENSE, TagType::String, 1, s("MIT")),
-            (t::FILEMODES, TagType::Int16, 2, [0o100644u16.to_be_bytes(), 0o120777u16.to_be_bytes()].concat()),
-            (t::FILEDIGESTS, TagType::StringArray, 2, strings(&[&"ab".repeat(32), ""])),
-            (t::FILELINKTOS, TagType::StringArray, 2, strings(&["", "hello.txt"])),
-            (t::BASENAMES, TagType::StringArray, 2, strings(&["hello.txt", "link"])),
-            (t::DIRNAMES, TagType::StringArray, 1, strings(&["/usr/share/hello/"])),
-            (t::DIRINDEXES, TagType::Int32, dirindexes.len() as u32, u32s(dirindexes)),
-            (t::REQUIRENAME, TagType::StringArray, 2, strings(&["/bin/sh", "libc.so.6"])),
+            (
+                t::FILEMODES,
+                TagType::Int16,
+                2,
+                [0o100644u16.to_be_bytes(), 0o120777u16.to_be_bytes()].concat(),
+            ),
+            (
+                t::FILEDIGESTS,
+                TagType::StringArray,
+                2,
+                strings(&[&"ab".repeat(32), ""]),
+            ),
+            (
+                t::FILELINKTOS,
+                TagType::StringArray,
+                2,
+                strings(&["", "hello.txt"]),
+            ),
+            (
+                t::BASENAMES,
+                TagType::StringArray,
+                2,
+                strings(&["hello.txt", "link"]),
+            ),
+            (
+                t::DIRNAMES,
+                TagType::StringArray,
+                1,
+                strings(&["/usr/share/hello/"]),
+            ),
+            (
+                t::DIRINDEXES,
+                TagType::Int32,
+                dirindexes.len() as u32,
+                u32s(dirindexes),
+            ),
+            (
+                t::REQUIRENAME,
+                TagType::StringArray,
+                2,
+                strings(&["/bin/sh", "libc.so.6"]),
+            ),
             (t::REQUIREFLAGS, TagType::Int32, 2, u32s(&[0, 0])),
-            (t::REQUIREVERSION, TagType::StringArray, 2, strings(&["", ""])),
+            (
+                t::REQUIREVERSION,
+                TagType::StringArray,
+                2,
+                strings(&["", ""]),
+            ),
             (t::FILEDIGESTALGO, TagType::Int32, 1, u32s(&[8])),
         ])
     }

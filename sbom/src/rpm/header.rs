@@ -222,7 +222,11 @@ impl<'a> Header<'a> {
             });
         }
         let region = find_region(&entries, data)?;
-        let mut by_tag: Vec<(u32, usize)> = entries.iter().enumerate().map(|(i, e)| (e.tag, i)).collect();
+        let mut by_tag: Vec<(u32, usize)> = entries
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (e.tag, i))
+            .collect();
         // Stable sort keeps file order among equal tags; keep the last of each run.
         by_tag.sort_by_key(|&(t, _)| t);
         let mut dedup: Vec<(u32, usize)> = Vec::with_capacity(by_tag.len());
@@ -286,7 +290,9 @@ impl<'a> Header<'a> {
             return Ok(None);
         };
         match e.ty {
-            TagType::String | TagType::I18nString | TagType::StringArray if e.ty != TagType::StringArray || e.count == 1 => {
+            TagType::String | TagType::I18nString | TagType::StringArray
+                if e.ty != TagType::StringArray || e.count == 1 =>
+            {
                 let raw = self.raw(e);
                 let end = raw.iter().position(|&b| b == 0).unwrap_or(raw.len());
                 Ok(Some(String::from_utf8_lossy(&raw[..end])))
@@ -387,7 +393,10 @@ impl<'a> Header<'a> {
 
     /// Feeds the signed bytes of the header to `update`, in order.
     pub fn for_each_signed_chunk(&self, mut update: impl FnMut(&[u8])) -> bool {
-        match (self.immutable_region_preamble(), self.immutable_region_parts()) {
+        match (
+            self.immutable_region_preamble(),
+            self.immutable_region_parts(),
+        ) {
             (Some(pre), Some([index, data])) => {
                 update(&pre);
                 update(index);
@@ -420,7 +429,9 @@ fn find_region(entries: &[Entry], data: &[u8]) -> Result<Option<Region>, HeaderE
         return Ok(None);
     }
     if first.ty != TagType::Bin || first.count != 16 {
-        return Err(HeaderError::BadRegion("region tag is not 16 bytes of binary data"));
+        return Err(HeaderError::BadRegion(
+            "region tag is not 16 bytes of binary data",
+        ));
     }
     let trailer_at = first.offset;
     let t = data
@@ -431,15 +442,21 @@ fn find_region(entries: &[Entry], data: &[u8]) -> Result<Option<Region>, HeaderE
     let t_off = be32(t, 8) as i32;
     let t_count = be32(t, 12);
     // rpm accepts HEADERIMAGE in the trailer of legacy signature regions.
-    let tag_ok = t_tag == first.tag || (first.tag == tags::HEADERSIGNATURES && t_tag == tags::HEADERIMAGE);
+    let tag_ok =
+        t_tag == first.tag || (first.tag == tags::HEADERSIGNATURES && t_tag == tags::HEADERIMAGE);
     if !tag_ok || t_ty != TagType::Bin as u32 || t_count != 16 {
-        return Err(HeaderError::BadRegion("trailer does not match the region tag"));
+        return Err(HeaderError::BadRegion(
+            "trailer does not match the region tag",
+        ));
     }
-    let neg = i64::from(t_off).checked_neg().filter(|n| *n > 0).ok_or(HeaderError::BadRegion(
-        "trailer offset is not negative",
-    ))?;
+    let neg = i64::from(t_off)
+        .checked_neg()
+        .filter(|n| *n > 0)
+        .ok_or(HeaderError::BadRegion("trailer offset is not negative"))?;
     if neg % ENTRY_SIZE as i64 != 0 {
-        return Err(HeaderError::BadRegion("trailer offset is not a whole number of entries"));
+        return Err(HeaderError::BadRegion(
+            "trailer offset is not a whole number of entries",
+        ));
     }
     let ril = (neg / ENTRY_SIZE as i64) as usize;
     let rdl = trailer_at + 16;
@@ -449,7 +466,9 @@ fn find_region(entries: &[Entry], data: &[u8]) -> Result<Option<Region>, HeaderE
     // Every entry inside the region must keep its data inside the region's data.
     for e in &entries[1..ril] {
         if e.offset + e.len > rdl {
-            return Err(HeaderError::BadRegion("a region entry's data lies outside the region"));
+            return Err(HeaderError::BadRegion(
+                "a region entry's data lies outside the region",
+            ));
         }
     }
     Ok(Some(Region {
@@ -485,7 +504,9 @@ pub(crate) mod tests {
         let mut blob = Vec::new();
         blob.extend_from_slice(&n.to_be_bytes());
         blob.extend_from_slice(&(data.len() as u32).to_be_bytes());
-        for (t, ty, off, c) in std::iter::once((tags::HEADERIMMUTABLE, 7, trailer_off, 16)).chain(index) {
+        for (t, ty, off, c) in
+            std::iter::once((tags::HEADERIMMUTABLE, 7, trailer_off, 16)).chain(index)
+        {
             blob.extend_from_slice(&t.to_be_bytes());
             blob.extend_from_slice(&ty.to_be_bytes());
             blob.extend_from_slice(&off.to_be_bytes());
@@ -506,8 +527,18 @@ pub(crate) mod tests {
             (tags::NAME, TagType::String, 1, s("hello")),
             (tags::VERSION, TagType::String, 1, s("1.0")),
             (tags::SIZE, TagType::Int32, 1, 42u32.to_be_bytes().to_vec()),
-            (tags::BASENAMES, TagType::StringArray, 2, [s("a"), s("b")].concat()),
-            (tags::FILEMODES, TagType::Int16, 2, [0o100644u16.to_be_bytes(), 0o40755u16.to_be_bytes()].concat()),
+            (
+                tags::BASENAMES,
+                TagType::StringArray,
+                2,
+                [s("a"), s("b")].concat(),
+            ),
+            (
+                tags::FILEMODES,
+                TagType::Int16,
+                2,
+                [0o100644u16.to_be_bytes(), 0o40755u16.to_be_bytes()].concat(),
+            ),
         ])
     }
 
@@ -521,14 +552,20 @@ pub(crate) mod tests {
         assert_eq!(h.ints(tags::FILEMODES).unwrap(), vec![0o100644, 0o40755]);
         let r = h.region().unwrap();
         assert_eq!(r.ril, 6);
-        assert!(h.string(tags::SIZE).is_err(), "an int read as a string is a type error");
+        assert!(
+            h.string(tags::SIZE).is_err(),
+            "an int read as a string is a type error"
+        );
     }
 
     #[test]
     fn every_truncation_is_an_error_not_a_panic() {
         let blob = sample();
         for n in 0..blob.len() {
-            assert!(Header::parse(&blob[..n]).is_err(), "prefix of {n} bytes parsed");
+            assert!(
+                Header::parse(&blob[..n]).is_err(),
+                "prefix of {n} bytes parsed"
+            );
         }
     }
 
@@ -557,7 +594,10 @@ pub(crate) mod tests {
         let mut blob = sample();
         // Entry 1 (NAME) offset field at 8 + 16 + 8.
         blob[8 + 16 + 8..8 + 16 + 12].copy_from_slice(&10_000u32.to_be_bytes());
-        assert!(matches!(Header::parse(&blob), Err(HeaderError::BadEntry { tag: 1000, .. })));
+        assert!(matches!(
+            Header::parse(&blob),
+            Err(HeaderError::BadEntry { tag: 1000, .. })
+        ));
     }
 
     #[test]
@@ -566,7 +606,10 @@ pub(crate) mod tests {
         let n = blob.len();
         // Trailer tag is the first word of the last 16 bytes.
         blob[n - 16..n - 12].copy_from_slice(&999u32.to_be_bytes());
-        assert!(matches!(Header::parse(&blob), Err(HeaderError::BadRegion(_))));
+        assert!(matches!(
+            Header::parse(&blob),
+            Err(HeaderError::BadRegion(_))
+        ));
     }
 
     #[test]

@@ -80,7 +80,11 @@ fn packet_body(b: &[u8]) -> Result<&[u8], PgpError> {
             0..=191 => o1,
             192..=223 => ((o1 - 192) << 8) + r.u8()? as usize + 192,
             255 => r.u32()? as usize,
-            _ => return Err(PgpError("partial body lengths are not allowed in a signature")),
+            _ => {
+                return Err(PgpError(
+                    "partial body lengths are not allowed in a signature",
+                ))
+            }
         };
         (tag, Some(len))
     } else {
@@ -138,10 +142,18 @@ pub fn parse(b: &[u8]) -> Result<SignaturePacket<'_>, PgpError> {
             let pubkey_algo = r.u8()?;
             let hash_algo = r.u8()?;
             let wide = version == 6;
-            let hashed_len = if wide { r.u32()? as usize } else { r.u16()? as usize };
+            let hashed_len = if wide {
+                r.u32()? as usize
+            } else {
+                r.u16()? as usize
+            };
             let hashed_sub = r.take(hashed_len)?;
             let hashed = &body[..r.pos];
-            let unhashed_len = if wide { r.u32()? as usize } else { r.u16()? as usize };
+            let unhashed_len = if wide {
+                r.u32()? as usize
+            } else {
+                r.u16()? as usize
+            };
             let unhashed_sub = r.take(unhashed_len)?;
             let l = r.take(2)?;
             let salt = if wide {

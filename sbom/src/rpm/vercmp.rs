@@ -41,8 +41,20 @@ pub fn rpmvercmp(a: &str, b: &str) -> Ordering {
                 b = &b[1..];
                 continue;
             }
-            (true, false) => return if b.is_empty() { Ordering::Greater } else { Ordering::Less },
-            (false, true) => return if a.is_empty() { Ordering::Less } else { Ordering::Greater },
+            (true, false) => {
+                return if b.is_empty() {
+                    Ordering::Greater
+                } else {
+                    Ordering::Less
+                }
+            }
+            (false, true) => {
+                return if a.is_empty() {
+                    Ordering::Less
+                } else {
+                    Ordering::Greater
+                }
+            }
             _ => {}
         }
         if a.is_empty() || b.is_empty() {
@@ -51,14 +63,24 @@ pub fn rpmvercmp(a: &str, b: &str) -> Ordering {
         let numeric = a[0].is_ascii_digit();
         let run = |s: &[u8]| {
             s.iter()
-                .take_while(|c| if numeric { c.is_ascii_digit() } else { c.is_ascii_alphabetic() })
+                .take_while(|c| {
+                    if numeric {
+                        c.is_ascii_digit()
+                    } else {
+                        c.is_ascii_alphabetic()
+                    }
+                })
                 .count()
         };
         let (la, lb) = (run(a), run(b));
         let (sa, sb) = (&a[..la], &b[..lb]);
         // A numeric segment against an alphabetic one: numeric is newer.
         if lb == 0 {
-            return if numeric { Ordering::Greater } else { Ordering::Less };
+            return if numeric {
+                Ordering::Greater
+            } else {
+                Ordering::Less
+            };
         }
         let ord = if numeric {
             let ta = trim_zeros(sa);
@@ -195,15 +217,28 @@ mod tests {
     fn evr_parsing_and_ranges() {
         assert_eq!(
             Evr::parse("2:1.0-3.fc40"),
-            Evr { epoch: Some("2"), version: "1.0", release: Some("3.fc40") }
+            Evr {
+                epoch: Some("2"),
+                version: "1.0",
+                release: Some("3.fc40")
+            }
         );
         let eq = sense::EQUAL;
         let ge = sense::GREATER | sense::EQUAL;
         let lt = sense::LESS;
         assert!(ranges_overlap(eq, "1.2-3", ge, "1.0"));
         assert!(!ranges_overlap(eq, "0.9-1", ge, "1.0"));
-        assert!(ranges_overlap(eq, "1.0-5", eq, "1.0"), "release ignored when one side lacks it");
-        assert!(!ranges_overlap(eq, "1:0.5-1", lt, "1.0"), "epoch 1 beats missing epoch");
-        assert!(ranges_overlap(0, "", ge, "99"), "unversioned provide matches anything");
+        assert!(
+            ranges_overlap(eq, "1.0-5", eq, "1.0"),
+            "release ignored when one side lacks it"
+        );
+        assert!(
+            !ranges_overlap(eq, "1:0.5-1", lt, "1.0"),
+            "epoch 1 beats missing epoch"
+        );
+        assert!(
+            ranges_overlap(0, "", ge, "99"),
+            "unversioned provide matches anything"
+        );
     }
 }

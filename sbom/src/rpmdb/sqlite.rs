@@ -24,7 +24,9 @@ pub fn read_blobs(path: &Path) -> Result<Vec<RawHeader>, DbError> {
     let uri = sqlite_uri(path);
     let conn = Connection::open_with_flags(
         &uri,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        OpenFlags::SQLITE_OPEN_READ_ONLY
+            | OpenFlags::SQLITE_OPEN_URI
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )
     .map_err(|e| err(e.to_string()))?;
 
@@ -37,7 +39,9 @@ pub fn read_blobs(path: &Path) -> Result<Vec<RawHeader>, DbError> {
         .map(|n| n > 0)
         .map_err(|e| err(format!("not a readable sqlite database ({e})")))?;
     if !has_packages {
-        return Err(err("no Packages table: this sqlite file is not an RPM database".into()));
+        return Err(err(
+            "no Packages table: this sqlite file is not an RPM database".into(),
+        ));
     }
 
     let mut stmt = conn

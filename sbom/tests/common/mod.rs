@@ -6,20 +6,30 @@ use std::path::PathBuf;
 /// `../shared/realdata/<rel>` if present. Absent: `None` after a loud SKIPPED line, or a
 /// panic under CI=true, where the data must be there.
 pub fn realdata(rel: &str) -> Option<PathBuf> {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/realdata").join(rel);
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/realdata")
+        .join(rel);
     if p.exists() {
         return Some(p);
     }
     if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("{} is missing, and CI=true requires ../shared/realdata", p.display());
+        panic!(
+            "{} is missing, and CI=true requires ../shared/realdata",
+            p.display()
+        );
     }
-    eprintln!("SKIPPED: {} not present (../shared/realdata is beside the project in CI)", p.display());
+    eprintln!(
+        "SKIPPED: {} not present (../shared/realdata is beside the project in CI)",
+        p.display()
+    );
     None
 }
 
 /// The project's own testdata directory.
 pub fn testdata(rel: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../testdata").join(rel)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../testdata")
+        .join(rel)
 }
 
 /// Reads a TSV with a header line into rows of named fields.
@@ -31,7 +41,11 @@ pub fn read_tsv(path: &std::path::Path) -> Vec<std::collections::BTreeMap<String
         .filter(|l| !l.is_empty())
         .map(|l| {
             let cells: Vec<&str> = l.split('\t').collect();
-            header.iter().enumerate().map(|(i, h)| (h.to_string(), cells.get(i).unwrap_or(&"").to_string())).collect()
+            header
+                .iter()
+                .enumerate()
+                .map(|(i, h)| (h.to_string(), cells.get(i).unwrap_or(&"").to_string()))
+                .collect()
         })
         .collect()
 }
