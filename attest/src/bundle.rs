@@ -38,7 +38,11 @@ pub enum Material<'a> {
 }
 
 /// Builds the bundle JSON.
-pub fn build(env: &Envelope, material: Material<'_>, version: Version) -> Result<Value, BundleError> {
+pub fn build(
+    env: &Envelope,
+    material: Material<'_>,
+    version: Version,
+) -> Result<Value, BundleError> {
     if env.signatures.len() != 1 {
         return Err(BundleError::SignatureCount(env.signatures.len()));
     }
@@ -52,8 +56,15 @@ pub fn build(env: &Envelope, material: Material<'_>, version: Version) -> Result
                 vm.insert("certificate".into(), json!({"rawBytes": b64(chain.leaf())}));
             }
             Version::V02 => {
-                let certs: Vec<Value> = chain.certs.iter().map(|c| json!({"rawBytes": b64(c)})).collect();
-                vm.insert("x509CertificateChain".into(), json!({ "certificates": certs }));
+                let certs: Vec<Value> = chain
+                    .certs
+                    .iter()
+                    .map(|c| json!({"rawBytes": b64(c)}))
+                    .collect();
+                vm.insert(
+                    "x509CertificateChain".into(),
+                    json!({ "certificates": certs }),
+                );
             }
         },
     }
@@ -119,9 +130,15 @@ mod tests {
     #[test]
     fn key_bundle_shape_and_tamper() {
         let k = PrivateKey::generate(KeyType::EcdsaP256, 0).unwrap();
-        let env = Envelope::sign_one(crate::dsse::INTOTO_PAYLOAD_TYPE, b"{\"x\":1}".to_vec(), &k).unwrap();
+        let env = Envelope::sign_one(crate::dsse::INTOTO_PAYLOAD_TYPE, b"{\"x\":1}".to_vec(), &k)
+            .unwrap();
         let hint = k.public_key().key_id();
-        let b = build(&env, Material::PublicKey { hint: hint.clone() }, Version::V03).unwrap();
+        let b = build(
+            &env,
+            Material::PublicKey { hint: hint.clone() },
+            Version::V03,
+        )
+        .unwrap();
         assert_eq!(b["mediaType"], MEDIA_TYPE_V03);
         assert_eq!(b["verificationMaterial"]["publicKey"]["hint"], hint);
         assert_eq!(b["verificationMaterial"]["tlogEntries"], json!([]));
@@ -129,7 +146,10 @@ mod tests {
         let mut t = b.clone();
         t["dsseEnvelope"]["payload"] = json!(b64(b"{\"x\":2}"));
         assert!(verify_signature(&t, k.public_key(), "t").is_err());
-        let two = Envelope { signatures: vec![env.signatures[0].clone(); 2], ..env };
+        let two = Envelope {
+            signatures: vec![env.signatures[0].clone(); 2],
+            ..env
+        };
         assert!(matches!(
             build(&two, Material::PublicKey { hint }, Version::V03),
             Err(BundleError::SignatureCount(2))

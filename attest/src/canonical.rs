@@ -10,7 +10,9 @@ use serde_json::Value;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CanonicalError {
-    #[error("canonical JSON has no floating-point numbers (found {0}); use an integer or a string")]
+    #[error(
+        "canonical JSON has no floating-point numbers (found {0}); use an integer or a string"
+    )]
     Float(String),
 }
 
@@ -81,7 +83,10 @@ mod tests {
     fn matches_securesystemslib_rules() {
         let v = json!({"b": [1, -2, "x\"y\\z\n"], "a": {"é": null, "Z": true}, "_type": false});
         let got = String::from_utf8(to_vec(&v).unwrap()).unwrap();
-        assert_eq!(got, "{\"_type\":false,\"a\":{\"Z\":true,\"é\":null},\"b\":[1,-2,\"x\\\"y\\\\z\n\"]}");
+        assert_eq!(
+            got,
+            "{\"_type\":false,\"a\":{\"Z\":true,\"é\":null},\"b\":[1,-2,\"x\\\"y\\\\z\n\"]}"
+        );
         assert!(to_vec(&json!({"f": 1.5})).is_err());
     }
 

@@ -16,10 +16,10 @@ use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer,
     KeyUsagePurpose, SanType,
 };
-use x509_cert::der::{Decode, Encode};
+use x509_cert::der::Encode;
 
 use crate::dsse::b64;
-use crate::keys::{self, KeyError, KeyType, PrivateKey, PublicKey, Signer};
+use crate::keys::{self, KeyError, KeyType, PrivateKey, PublicKey};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CertError {
@@ -55,10 +55,11 @@ fn is_self_signed(c: &x509_cert::Certificate) -> bool {
 /// self-signed certificate: a root in a bundle would let the bundle vouch for itself.
 pub fn load_chain(path: &Path, key: &PublicKey) -> Result<Chain, CertError> {
     let text = keys::read_small(path)?;
-    let certs = x509_cert::Certificate::load_pem_chain(text.as_bytes()).map_err(|e| CertError::Bad {
-        path: path.into(),
-        reason: format!("not a PEM certificate chain: {e}"),
-    })?;
+    let certs =
+        x509_cert::Certificate::load_pem_chain(text.as_bytes()).map_err(|e| CertError::Bad {
+            path: path.into(),
+            reason: format!("not a PEM certificate chain: {e}"),
+        })?;
     let leaf = certs.first().ok_or_else(|| CertError::Bad {
         path: path.into(),
         reason: "no certificate in the file".into(),
@@ -104,7 +105,8 @@ fn ca_params(cn: &str, days: i64, path_len: Option<u8>) -> CertificateParams {
     let mut p = CertificateParams::default();
     p.distinguished_name = rcgen::DistinguishedName::new();
     p.distinguished_name.push(DnType::CommonName, cn);
-    p.distinguished_name.push(DnType::OrganizationName, "attest test CA");
+    p.distinguished_name
+        .push(DnType::OrganizationName, "attest test CA");
     p.is_ca = IsCa::Ca(match path_len {
         Some(n) => BasicConstraints::Constrained(n),
         None => BasicConstraints::Unconstrained,
@@ -125,7 +127,12 @@ pub struct CaFiles {
 }
 
 /// Creates a self-signed root and optionally an intermediate signed by it.
-pub fn init_ca(name: &str, kind: KeyType, days: i64, intermediate: bool) -> Result<CaFiles, CertError> {
+pub fn init_ca(
+    name: &str,
+    kind: KeyType,
+    days: i64,
+    intermediate: bool,
+) -> Result<CaFiles, CertError> {
     let root_key = PrivateKey::generate(kind, 3072)?;
     let root_rc = rcgen_key(&root_key)?;
     let root_params = ca_params(&format!("{name} root"), days, Some(1));
@@ -182,7 +189,10 @@ pub fn issue_leaf(
     let spki = rcgen::SubjectPublicKeyInfo::from_der(subject_key.spki_der())?;
     let mut p = CertificateParams::default();
     p.distinguished_name = rcgen::DistinguishedName::new();
-    p.distinguished_name.push(DnType::CommonName, identity.split_once(':').map(|x| x.1).unwrap_or(identity));
+    p.distinguished_name.push(
+        DnType::CommonName,
+        identity.split_once(':').map(|x| x.1).unwrap_or(identity),
+    );
     p.subject_alt_names = vec![parse_identity(identity)?];
     p.is_ca = IsCa::ExplicitNoCa;
     p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
@@ -209,13 +219,20 @@ pub fn trusted_root_json(ca_dir: &Path, name: &str) -> Result<serde_json::Value,
             continue;
         }
         let text = keys::read_small(&p)?;
-        let c = x509_cert::Certificate::load_pem_chain(text.as_bytes()).map_err(|e| CertError::Bad {
-            path: p.clone(),
-            reason: e.to_string(),
+        let c = x509_cert::Certificate::load_pem_chain(text.as_bytes()).map_err(|e| {
+            CertError::Bad {
+                path: p.clone(),
+                reason: e.to_string(),
+            }
         })?;
         for cert in c {
             if f == "root.pem" {
-                let nb = cert.tbs_certificate.validity.not_before.to_unix_duration().as_secs();
+                let nb = cert
+                    .tbs_certificate
+                    .validity
+                    .not_before
+                    .to_unix_duration()
+                    .as_secs();
                 start = Some(sbom::format::rfc3339(nb as i64));
             }
             let der = cert.to_der().map_err(|e| CertError::Bad {
@@ -237,18 +254,4 @@ pub fn trusted_root_json(ca_dir: &Path, name: &str) -> Result<serde_json::Value,
         "ctlogs": [],
         "timestampAuthorities": [],
     }))
-}
-
-/// Subject alternative names of a DER certificate (for tests and summaries).
-pub fn leaf_summary(der: &[u8]) -> Result<String, CertError> {
-    let c = x509_cert::Certificate::from_der(der).map_err(|e| CertError::Bad {
-        path: PathBuf::from("<certificate>"),
-        reason: e.to_string(),
-    })?;
-    Ok(c.tbs_certificate.subject.to_string())
-}
-
-/// Convenience for callers holding a signer: load its chain.
-pub fn load_chain_for(path: &Path, signer: &dyn Signer) -> Result<Chain, CertError> {
-    load_chain(path, signer.public_key())
 }

@@ -27,7 +27,9 @@ pub enum DsseError {
         signatures: usize,
         keys: usize,
     },
-    #[error("{origin}: {verified} signature(s) from distinct trusted keys verify, {threshold} required")]
+    #[error(
+        "{origin}: {verified} signature(s) from distinct trusted keys verify, {threshold} required"
+    )]
     Threshold {
         origin: String,
         verified: usize,
@@ -169,13 +171,16 @@ impl Envelope {
             reason,
         };
         let wire: Wire = serde_json::from_value(v.clone()).map_err(|e| bad(e.to_string()))?;
-        let payload = b64_decode_lenient(&wire.payload)
-            .ok_or_else(|| bad("payload is not base64".into()))?;
+        let payload =
+            b64_decode_lenient(&wire.payload).ok_or_else(|| bad("payload is not base64".into()))?;
         let mut signatures = Vec::with_capacity(wire.signatures.len());
         for (i, s) in wire.signatures.into_iter().enumerate() {
             let sig = b64_decode_lenient(&s.sig)
                 .ok_or_else(|| bad(format!("signatures[{i}].sig is not base64")))?;
-            signatures.push(Signature { keyid: s.keyid, sig });
+            signatures.push(Signature {
+                keyid: s.keyid,
+                sig,
+            });
         }
         Ok(Envelope {
             payload_type: wire.payload_type,
@@ -185,10 +190,11 @@ impl Envelope {
     }
 
     pub fn from_json(bytes: &[u8], origin: &str) -> Result<Envelope, DsseError> {
-        let v: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| DsseError::Malformed {
-            origin: origin.to_owned(),
-            reason: e.to_string(),
-        })?;
+        let v: serde_json::Value =
+            serde_json::from_slice(bytes).map_err(|e| DsseError::Malformed {
+                origin: origin.to_owned(),
+                reason: e.to_string(),
+            })?;
         Self::from_json_value(&v, origin)
     }
 
@@ -199,7 +205,8 @@ impl Envelope {
         let mut ok = Vec::new();
         for (i, k) in keys.iter().enumerate() {
             let verified = self.signatures.iter().any(|s| {
-                k.verify(&msg, &s.sig, RsaPadding::Pkcs1v15) || k.verify(&msg, &s.sig, RsaPadding::Pss)
+                k.verify(&msg, &s.sig, RsaPadding::Pkcs1v15)
+                    || k.verify(&msg, &s.sig, RsaPadding::Pss)
             });
             if verified {
                 ok.push(i);
@@ -209,7 +216,12 @@ impl Envelope {
     }
 
     /// Verifies that at least `threshold` distinct keys of `keys` signed the envelope.
-    pub fn verify(&self, keys: &[PublicKey], threshold: usize, origin: &str) -> Result<(), DsseError> {
+    pub fn verify(
+        &self,
+        keys: &[PublicKey],
+        threshold: usize,
+        origin: &str,
+    ) -> Result<(), DsseError> {
         let n = self.verified_keys(keys).len();
         if n == 0 {
             return Err(DsseError::NoValidSignature {
@@ -252,15 +264,30 @@ mod tests {
             INTOTO_PAYLOAD_TYPE,
             b"{}".to_vec(),
             &[
-                SignWith { signer: &a, keyid: None, padding: RsaPadding::Pkcs1v15 },
-                SignWith { signer: &b, keyid: Some("b".into()), padding: RsaPadding::Pkcs1v15 },
+                SignWith {
+                    signer: &a,
+                    keyid: None,
+                    padding: RsaPadding::Pkcs1v15,
+                },
+                SignWith {
+                    signer: &b,
+                    keyid: Some("b".into()),
+                    padding: RsaPadding::Pkcs1v15,
+                },
             ],
         )
         .unwrap();
-        let keys = [a.public_key().clone(), b.public_key().clone(), c.public_key().clone()];
+        let keys = [
+            a.public_key().clone(),
+            b.public_key().clone(),
+            c.public_key().clone(),
+        ];
         assert_eq!(env.verified_keys(&keys), vec![0, 1]);
         env.verify(&keys, 2, "t").unwrap();
-        assert!(matches!(env.verify(&keys, 3, "t"), Err(DsseError::Threshold { .. })));
+        assert!(matches!(
+            env.verify(&keys, 3, "t"),
+            Err(DsseError::Threshold { .. })
+        ));
         assert!(matches!(
             env.verify(&keys[2..], 1, "t"),
             Err(DsseError::NoValidSignature { .. })
@@ -295,7 +322,10 @@ mod tests {
             br#"{"payloadType":"x","signatures":[]}"#,
             br#"{"payload":"","payloadType":"x","signatures":[{"sig":"@@"}]}"#,
         ] {
-            assert!(matches!(Envelope::from_json(bad, "t"), Err(DsseError::Malformed { .. })));
+            assert!(matches!(
+                Envelope::from_json(bad, "t"),
+                Err(DsseError::Malformed { .. })
+            ));
         }
     }
 }

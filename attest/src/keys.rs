@@ -45,7 +45,9 @@ pub enum KeyError {
     Unsupported { path: PathBuf, what: String },
     #[error("{path}: malformed key: {reason}")]
     Malformed { path: PathBuf, reason: String },
-    #[error("{path}: the key is encrypted; set {PASSPHRASE_ENV} or run on a terminal to be prompted")]
+    #[error(
+        "{path}: the key is encrypted; set {PASSPHRASE_ENV} or run on a terminal to be prompted"
+    )]
     PassphraseRequired { path: PathBuf },
     #[error("{path}: cannot decrypt the key: wrong passphrase or unsupported encryption (PBES2 with PBKDF2 or scrypt and AES-CBC is supported)")]
     Decrypt { path: PathBuf },
@@ -111,10 +113,11 @@ impl std::fmt::Debug for PublicKey {
 impl PublicKey {
     /// Parses SubjectPublicKeyInfo DER; `origin` names the source in errors.
     pub fn from_spki_der(der: &[u8], origin: &Path) -> Result<Self, KeyError> {
-        let spki = spki::SubjectPublicKeyInfoRef::from_der(der).map_err(|e| KeyError::Malformed {
-            path: origin.into(),
-            reason: format!("SubjectPublicKeyInfo: {e}"),
-        })?;
+        let spki =
+            spki::SubjectPublicKeyInfoRef::from_der(der).map_err(|e| KeyError::Malformed {
+                path: origin.into(),
+                reason: format!("SubjectPublicKeyInfo: {e}"),
+            })?;
         let oid = spki.algorithm.oid.to_string();
         let (kind, alg): (KeyType, &'static dyn sig::VerificationAlgorithm) = match oid.as_str() {
             OID_EC_PUBLIC_KEY => {
@@ -377,16 +380,18 @@ impl PrivateKey {
         match label {
             "PRIVATE KEY" => Self::from_pkcs8_der(Zeroizing::new(doc.as_bytes().to_vec()), origin),
             "ENCRYPTED PRIVATE KEY" => {
-                let enc = pkcs8::EncryptedPrivateKeyInfo::from_der(doc.as_bytes()).map_err(|e| {
-                    KeyError::Malformed {
-                        path: origin.into(),
-                        reason: format!("encrypted PKCS#8: {e}"),
-                    }
-                })?;
+                let enc =
+                    pkcs8::EncryptedPrivateKeyInfo::from_der(doc.as_bytes()).map_err(|e| {
+                        KeyError::Malformed {
+                            path: origin.into(),
+                            reason: format!("encrypted PKCS#8: {e}"),
+                        }
+                    })?;
                 let pass = passphrase()?;
-                let plain = crate::pbe::decrypt(&enc, pass.as_bytes()).map_err(|_| KeyError::Decrypt {
-                    path: origin.into(),
-                })?;
+                let plain =
+                    crate::pbe::decrypt(&enc, pass.as_bytes()).map_err(|_| KeyError::Decrypt {
+                        path: origin.into(),
+                    })?;
                 // A wrong passphrase can, rarely, still unpad cleanly: then the PKCS#8
                 // structure is garbage, which is reported as the decryption failure it is.
                 Self::from_pkcs8_der(plain, origin).map_err(|e| match e {
@@ -423,8 +428,14 @@ impl PrivateKey {
                 let mut iv = [0u8; 16];
                 self.rng.fill(&mut salt).map_err(|e| fail(e.to_string()))?;
                 self.rng.fill(&mut iv).map_err(|e| fail(e.to_string()))?;
-                let der = crate::pbe::encrypt(&self.pkcs8, pass.as_bytes(), PBKDF2_ITERATIONS, &salt, &iv)
-                    .map_err(|_| fail("encryption failed".into()))?;
+                let der = crate::pbe::encrypt(
+                    &self.pkcs8,
+                    pass.as_bytes(),
+                    PBKDF2_ITERATIONS,
+                    &salt,
+                    &iv,
+                )
+                .map_err(|_| fail("encryption failed".into()))?;
                 let pem = pem_encode("ENCRYPTED PRIVATE KEY", &der);
                 Ok(Zeroizing::new(pem))
             }
@@ -520,14 +531,17 @@ pub fn passphrase_for_writing() -> Result<Zeroizing<String>, KeyError> {
         )));
     }
     let a = Zeroizing::new(
-        rpassword::prompt_password("New passphrase: ").map_err(|e| KeyError::Passphrase(e.to_string()))?,
+        rpassword::prompt_password("New passphrase: ")
+            .map_err(|e| KeyError::Passphrase(e.to_string()))?,
     );
     let b = Zeroizing::new(
         rpassword::prompt_password("Repeat passphrase: ")
             .map_err(|e| KeyError::Passphrase(e.to_string()))?,
     );
     if a.is_empty() || *a != *b {
-        return Err(KeyError::Passphrase("the passphrases are empty or differ".into()));
+        return Err(KeyError::Passphrase(
+            "the passphrases are empty or differ".into(),
+        ));
     }
     Ok(a)
 }
@@ -587,12 +601,19 @@ mod tests {
 
     #[test]
     fn generate_sign_verify_every_type() {
-        for (kind, bits) in [(KeyType::EcdsaP256, 0), (KeyType::Ed25519, 0), (KeyType::Rsa, 3072)] {
+        for (kind, bits) in [
+            (KeyType::EcdsaP256, 0),
+            (KeyType::Ed25519, 0),
+            (KeyType::Rsa, 3072),
+        ] {
             let k = PrivateKey::generate(kind, bits).unwrap();
             assert_eq!(k.public_key().kind(), kind);
             for pad in [RsaPadding::Pkcs1v15, RsaPadding::Pss] {
                 let s = k.sign(b"message", pad).unwrap();
-                assert!(k.public_key().verify(b"message", &s, pad), "{kind:?} {pad:?}");
+                assert!(
+                    k.public_key().verify(b"message", &s, pad),
+                    "{kind:?} {pad:?}"
+                );
                 assert!(!k.public_key().verify(b"messagf", &s, pad));
                 let mut bad = s.clone();
                 let last = bad.len() - 1;
@@ -624,7 +645,9 @@ mod tests {
         assert_eq!(back.public_key(), k.public_key());
         let wrong = PrivateKey::from_pem(&pem, p, &mut || Ok(Zeroizing::new("wrong".to_string())));
         assert!(matches!(wrong, Err(KeyError::Decrypt { .. })));
-        let none = PrivateKey::from_pem(&pem, p, &mut || Err(KeyError::PassphraseRequired { path: p.into() }));
+        let none = PrivateKey::from_pem(&pem, p, &mut || {
+            Err(KeyError::PassphraseRequired { path: p.into() })
+        });
         assert!(none.unwrap_err().to_string().contains(PASSPHRASE_ENV));
     }
 
@@ -636,10 +659,17 @@ mod tests {
         write_private_file(&path, "secret", false).unwrap();
         let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
-        assert!(matches!(write_private_file(&path, "x", false), Err(KeyError::Exists { .. })));
+        assert!(matches!(
+            write_private_file(&path, "x", false),
+            Err(KeyError::Exists { .. })
+        ));
         write_private_file(&path, "y", true).unwrap();
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "y");
-        assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 1, "no temp file left");
+        assert_eq!(
+            std::fs::read_dir(d.path()).unwrap().count(),
+            1,
+            "no temp file left"
+        );
     }
 
     #[test]

@@ -5,15 +5,15 @@
 
 pub use sbom;
 
-pub mod keys;
-pub mod canonical;
-pub mod dsse;
-pub mod rootfs;
-pub mod statement;
-pub mod provenance;
-pub mod repo;
-pub mod pbe;
 pub mod bundle;
+pub mod canonical;
 pub mod certs;
 pub mod cli;
+pub mod dsse;
 pub mod intoto;
+pub mod keys;
+pub mod pbe;
+pub mod provenance;
+pub mod repo;
+pub mod rootfs;
+pub mod statement;

@@ -55,7 +55,9 @@ pub fn decrypt(
     password: &[u8],
 ) -> Result<Zeroizing<Vec<u8>>, PbeError> {
     if let EncryptionScheme::Pbes2(params) = &enc.encryption_algorithm {
-        if let (Kdf::Pbkdf2(k), Some((alg, key_len, iv))) = (&params.kdf, cipher(&params.encryption)) {
+        if let (Kdf::Pbkdf2(k), Some((alg, key_len, iv))) =
+            (&params.kdf, cipher(&params.encryption))
+        {
             if let Some(prf) = prf(k.prf) {
                 if k.iteration_count > MAX_ITERATIONS {
                     return Err(PbeError::Decrypt);
@@ -64,7 +66,8 @@ pub fn decrypt(
                 let mut key = Zeroizing::new(vec![0u8; key_len]);
                 pbkdf2::derive(prf, iterations, k.salt, password, &mut key);
                 let ukey = UnboundCipherKey::new(alg, &key).map_err(|_| PbeError::Decrypt)?;
-                let dec = PaddedBlockDecryptingKey::cbc_pkcs7(ukey).map_err(|_| PbeError::Decrypt)?;
+                let dec =
+                    PaddedBlockDecryptingKey::cbc_pkcs7(ukey).map_err(|_| PbeError::Decrypt)?;
                 let mut buf = Zeroizing::new(enc.encrypted_data.to_vec());
                 let plain = dec
                     .decrypt(&mut buf, DecryptionContext::Iv128(iv.into()))
@@ -77,7 +80,10 @@ pub fn decrypt(
         if let Kdf::Scrypt(s) = &params.kdf {
             // scrypt memory is 128 * r * N bytes; refuse more than 1 GiB.
             let n = 1u64 << s.cost_parameter.trailing_zeros().min(63);
-            if n.saturating_mul(128).saturating_mul(u64::from(s.block_size)) > 1 << 30 {
+            if n.saturating_mul(128)
+                .saturating_mul(u64::from(s.block_size))
+                > 1 << 30
+            {
                 return Err(PbeError::Decrypt);
             }
         }
@@ -104,8 +110,8 @@ pub fn encrypt(
     let mut buf = pkcs8_der.to_vec();
     encr.less_safe_encrypt(&mut buf, EncryptionContext::Iv128((*iv).into()))
         .map_err(|_| PbeError::Encrypt)?;
-    let params =
-        pbes2::Parameters::pbkdf2_sha256_aes256cbc(iterations, salt, iv).map_err(|_| PbeError::Encrypt)?;
+    let params = pbes2::Parameters::pbkdf2_sha256_aes256cbc(iterations, salt, iv)
+        .map_err(|_| PbeError::Encrypt)?;
     let info = pkcs8::EncryptedPrivateKeyInfo {
         encryption_algorithm: EncryptionScheme::Pbes2(params),
         encrypted_data: &buf,

@@ -128,11 +128,16 @@ pub fn hash_overlays(root: &Path, paths: &[String]) -> Result<Vec<HashedFile>, P
             return Err(ProvenanceError::OverlayEscapes(p.clone()));
         }
         if meta.is_dir() {
-            for e in walkdir::WalkDir::new(&abs).follow_links(false).sort_by_file_name() {
+            for e in walkdir::WalkDir::new(&abs)
+                .follow_links(false)
+                .sort_by_file_name()
+            {
                 let e = e.map_err(|e| ProvenanceError::Overlay {
                     path: p.clone(),
                     abs: abs.clone(),
-                    source: e.into_io_error().unwrap_or_else(|| std::io::Error::other("walk")),
+                    source: e
+                        .into_io_error()
+                        .unwrap_or_else(|| std::io::Error::other("walk")),
                 })?;
                 if !e.file_type().is_dir() {
                     let r = e.path().strip_prefix(root).unwrap_or(e.path());
@@ -148,11 +153,12 @@ pub fn hash_overlays(root: &Path, paths: &[String]) -> Result<Vec<HashedFile>, P
     files
         .par_iter()
         .map(|(name, abs)| {
-            let meta = std::fs::symlink_metadata(abs).map_err(|source| ProvenanceError::Overlay {
-                path: name.clone(),
-                abs: abs.clone(),
-                source,
-            })?;
+            let meta =
+                std::fs::symlink_metadata(abs).map_err(|source| ProvenanceError::Overlay {
+                    path: name.clone(),
+                    abs: abs.clone(),
+                    source,
+                })?;
             let sha256 = if meta.file_type().is_symlink() {
                 let t = std::fs::read_link(abs).map_err(|source| ProvenanceError::Overlay {
                     path: name.clone(),
@@ -256,7 +262,10 @@ pub fn image_statement(
     deps.extend(info.overlays.iter().map(file_descriptor));
     let mut ext = Map::new();
     if let Some(r) = &info.recipe {
-        ext.insert("recipe".into(), json!({"name": r.name, "digest": {"sha256": r.sha256}}));
+        ext.insert(
+            "recipe".into(),
+            json!({"name": r.name, "digest": {"sha256": r.sha256}}),
+        );
     }
     ext.insert(
         "overlays".into(),
@@ -364,7 +373,13 @@ pub fn sbom_statement(
     info: &sbom::format::DocumentInfo,
 ) -> Result<Statement, ProvenanceError> {
     let mut buf = Vec::new();
-    sbom::format::write(format, inv, info, &mut buf).map_err(|e| ProvenanceError::Sbom(e.to_string()))?;
-    let doc: Value = serde_json::from_slice(&buf).map_err(|e| ProvenanceError::Sbom(e.to_string()))?;
-    Ok(Statement::new(vec![subject], sbom_predicate_type(format), doc))
+    sbom::format::write(format, inv, info, &mut buf)
+        .map_err(|e| ProvenanceError::Sbom(e.to_string()))?;
+    let doc: Value =
+        serde_json::from_slice(&buf).map_err(|e| ProvenanceError::Sbom(e.to_string()))?;
+    Ok(Statement::new(
+        vec![subject],
+        sbom_predicate_type(format),
+        doc,
+    ))
 }

@@ -50,10 +50,18 @@ pub struct Repo {
 impl Repo {
     pub fn scan(dir: &Path) -> Result<Repo, RepoError> {
         let mut paths = Vec::new();
-        for e in walkdir::WalkDir::new(dir).follow_links(false).sort_by_file_name() {
+        for e in walkdir::WalkDir::new(dir)
+            .follow_links(false)
+            .sort_by_file_name()
+        {
             let e = e.map_err(|e| RepoError::Io {
-                path: e.path().map(Path::to_path_buf).unwrap_or_else(|| dir.to_path_buf()),
-                source: e.into_io_error().unwrap_or_else(|| std::io::Error::other("walk error")),
+                path: e
+                    .path()
+                    .map(Path::to_path_buf)
+                    .unwrap_or_else(|| dir.to_path_buf()),
+                source: e
+                    .into_io_error()
+                    .unwrap_or_else(|| std::io::Error::other("walk error")),
             })?;
             if e.file_type().is_file() && e.file_name().to_string_lossy().ends_with(".rpm") {
                 paths.push(e.into_path());
@@ -199,7 +207,9 @@ mod tests {
         assert!(e.to_string().contains("x.rpm"), "{e}");
         let mut lead = vec![0xed, 0xab, 0xee, 0xdb];
         lead.resize(96, 0);
-        lead.extend_from_slice(&[0x8e, 0xad, 0xe8, 1, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0]);
+        lead.extend_from_slice(&[
+            0x8e, 0xad, 0xe8, 1, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0,
+        ]);
         std::fs::write(&p, &lead).unwrap();
         assert!(matches!(hash_rpm(&p), Err(RepoError::NotRpm { .. })));
         assert!(Repo::scan(d.path()).is_err());

@@ -35,7 +35,11 @@ pub enum RootfsError {
     #[error("{path}: {reason}")]
     Walk { path: PathBuf, reason: String },
     #[error("{path}: changed while it was hashed ({expected} bytes expected, {got} read); hash a quiescent image")]
-    Changed { path: PathBuf, expected: u64, got: u64 },
+    Changed {
+        path: PathBuf,
+        expected: u64,
+        got: u64,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,7 +62,10 @@ pub fn listing(root: &Path) -> Result<(Vec<u8>, RootfsDigest), RootfsError> {
     let mut entries = Vec::new();
     for item in walkdir::WalkDir::new(root).follow_links(false).min_depth(1) {
         let item = item.map_err(|e| RootfsError::Walk {
-            path: e.path().map(Path::to_path_buf).unwrap_or_else(|| root.to_path_buf()),
+            path: e
+                .path()
+                .map(Path::to_path_buf)
+                .unwrap_or_else(|| root.to_path_buf()),
             reason: e.to_string(),
         })?;
         let abs = item.path().to_path_buf();
@@ -188,17 +195,31 @@ mod tests {
         std::fs::create_dir_all(d.path().join("etc/motd.d")).unwrap();
         std::fs::write(d.path().join("etc/motd.d/a"), "hi\n").unwrap();
         std::fs::write(d.path().join("etc/b"), "").unwrap();
-        std::os::unix::fs::symlink("../usr/lib/os-release", d.path().join("etc/os-release")).unwrap();
+        std::os::unix::fs::symlink("../usr/lib/os-release", d.path().join("etc/os-release"))
+            .unwrap();
         d
     }
 
     #[test]
     fn listing_is_exactly_as_documented() {
         let d = tree();
-        std::fs::set_permissions(d.path().join("etc"), std::fs::Permissions::from_mode(0o755)).unwrap();
-        std::fs::set_permissions(d.path().join("etc/motd.d"), std::fs::Permissions::from_mode(0o700)).unwrap();
-        std::fs::set_permissions(d.path().join("etc/motd.d/a"), std::fs::Permissions::from_mode(0o644)).unwrap();
-        std::fs::set_permissions(d.path().join("etc/b"), std::fs::Permissions::from_mode(0o4755)).unwrap();
+        std::fs::set_permissions(d.path().join("etc"), std::fs::Permissions::from_mode(0o755))
+            .unwrap();
+        std::fs::set_permissions(
+            d.path().join("etc/motd.d"),
+            std::fs::Permissions::from_mode(0o700),
+        )
+        .unwrap();
+        std::fs::set_permissions(
+            d.path().join("etc/motd.d/a"),
+            std::fs::Permissions::from_mode(0o644),
+        )
+        .unwrap();
+        std::fs::set_permissions(
+            d.path().join("etc/b"),
+            std::fs::Permissions::from_mode(0o4755),
+        )
+        .unwrap();
         let (bytes, dig) = listing(d.path()).unwrap();
         let sha_hi = hex::encode(Sha256::digest(b"hi\n"));
         let sha_empty = hex::encode(Sha256::digest(b""));
@@ -223,7 +244,11 @@ mod tests {
         let c1 = digest(d.path()).unwrap().sha256;
         assert_ne!(c1, base);
         // mode
-        std::fs::set_permissions(d.path().join("etc/b"), std::fs::Permissions::from_mode(0o600)).unwrap();
+        std::fs::set_permissions(
+            d.path().join("etc/b"),
+            std::fs::Permissions::from_mode(0o600),
+        )
+        .unwrap();
         let c2 = digest(d.path()).unwrap().sha256;
         assert_ne!(c2, c1);
         // symlink target

@@ -108,8 +108,15 @@ mod tests {
 
     #[test]
     fn subject_without_digest_is_refused() {
-        let s = Statement::new(vec![ResourceDescriptor::named("x")], "t", serde_json::Value::Null);
-        assert!(matches!(s.to_payload(), Err(StatementError::NoSubjectDigest)));
+        let s = Statement::new(
+            vec![ResourceDescriptor::named("x")],
+            "t",
+            serde_json::Value::Null,
+        );
+        assert!(matches!(
+            s.to_payload(),
+            Err(StatementError::NoSubjectDigest)
+        ));
         let s = Statement::new(vec![], "t", serde_json::Value::Null);
         assert!(s.to_payload().is_err());
     }

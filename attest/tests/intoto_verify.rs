@@ -51,16 +51,33 @@ expected_products = [["CREATE", "sbom.spdx.json"], ["DISALLOW", "*"]]
 
 fn in_toto_verify(w: &Path, layout: &str, key: &str, links: &str) -> bool {
     let o = Command::new("in-toto-verify")
-        .args(["--layout", layout, "--verification-keys", key, "--link-dir", links, "-v"])
+        .args([
+            "--layout",
+            layout,
+            "--verification-keys",
+            key,
+            "--link-dir",
+            links,
+            "-v",
+        ])
         .current_dir(w)
         .output()
         .expect("run in-toto-verify");
-    eprintln!("in-toto-verify {layout} {links}: {}\n{}", o.status, String::from_utf8_lossy(&o.stderr));
+    eprintln!(
+        "in-toto-verify {layout} {links}: {}\n{}",
+        o.status,
+        String::from_utf8_lossy(&o.stderr)
+    );
     o.status.success()
 }
 
 fn cp(from: &Path, to: &Path) {
-    let st = Command::new("cp").arg("-a").arg(from).arg(to).status().unwrap();
+    let st = Command::new("cp")
+        .arg("-a")
+        .arg(from)
+        .arg(to)
+        .status()
+        .unwrap();
     assert!(st.success());
 }
 
@@ -76,11 +93,43 @@ fn record_chain(w: &Path, links_dir: &str, dsse: bool, before_sbom: impl FnOnce(
         a.extend_from_slice(args);
         attest_ok(w, &a);
     };
-    link(&["fedora-packages", "--key", "packager.key", "--products", "repo"]);
-    link(&["overlays", "--key", "overlayer.key", "--products", "overlays"]);
-    link(&["compose", "--key", "composer.key", "--materials", "repo", "overlays", "--products", "rootfs", "--", "compose", "sample.toml"]);
+    link(&[
+        "fedora-packages",
+        "--key",
+        "packager.key",
+        "--products",
+        "repo",
+    ]);
+    link(&[
+        "overlays",
+        "--key",
+        "overlayer.key",
+        "--products",
+        "overlays",
+    ]);
+    link(&[
+        "compose",
+        "--key",
+        "composer.key",
+        "--materials",
+        "repo",
+        "overlays",
+        "--products",
+        "rootfs",
+        "--",
+        "compose",
+        "sample.toml",
+    ]);
     before_sbom(w);
-    link(&["sbom", "--key", "sbomer.key", "--materials", "rootfs", "--products", "sbom.spdx.json"]);
+    link(&[
+        "sbom",
+        "--key",
+        "sbomer.key",
+        "--materials",
+        "rootfs",
+        "--products",
+        "sbom.spdx.json",
+    ]);
 }
 
 #[test]
@@ -93,33 +142,84 @@ fn in_toto_verify_accepts_our_chain_and_rejects_tampering() {
     };
     let d = tempfile::tempdir().unwrap();
     let w = d.path();
-    for (name, kind) in [("owner", "ecdsa-p256"), ("packager", "ed25519"), ("overlayer", "ecdsa-p256"), ("composer", "rsa"), ("sbomer", "ed25519")] {
+    for (name, kind) in [
+        ("owner", "ecdsa-p256"),
+        ("packager", "ed25519"),
+        ("overlayer", "ecdsa-p256"),
+        ("composer", "rsa"),
+        ("sbomer", "ed25519"),
+    ] {
         attest_ok(w, &["keygen", "--type", kind, "-o", &format!("{name}.key")]);
     }
     cp(&img.join("repo"), &w.join("repo"));
     std::fs::create_dir_all(w.join("overlays/etc/motd.d")).unwrap();
-    std::fs::copy(img.join("rootfs/etc/motd.d/azl"), w.join("overlays/etc/motd.d/azl")).unwrap();
-    std::fs::copy(img.join("rootfs/etc/sample-overlay.conf"), w.join("overlays/etc/sample-overlay.conf")).unwrap();
+    std::fs::copy(
+        img.join("rootfs/etc/motd.d/azl"),
+        w.join("overlays/etc/motd.d/azl"),
+    )
+    .unwrap();
+    std::fs::copy(
+        img.join("rootfs/etc/sample-overlay.conf"),
+        w.join("overlays/etc/sample-overlay.conf"),
+    )
+    .unwrap();
     cp(&img.join("rootfs"), &w.join("rootfs"));
     let inv = sbom::scan::scan_root(&w.join("rootfs")).unwrap();
-    let info = sbom::format::DocumentInfo { created: 1735689600, tool_name: "sbom".into(), tool_version: "0".into(), include_files: true };
+    let info = sbom::format::DocumentInfo {
+        created: 1735689600,
+        tool_name: "sbom".into(),
+        tool_version: "0".into(),
+        include_files: true,
+    };
     let mut out = Vec::new();
     sbom::format::write(sbom::format::Format::Spdx23, &inv, &info, &mut out).unwrap();
     std::fs::write(w.join("sbom.spdx.json"), out).unwrap();
     std::fs::write(w.join("chain.toml"), LAYOUT).unwrap();
 
     // Metablock form.
-    attest_ok(w, &["layout", "chain.toml", "--key", "owner.key", "-o", "root.layout"]);
+    attest_ok(
+        w,
+        &[
+            "layout",
+            "chain.toml",
+            "--key",
+            "owner.key",
+            "-o",
+            "root.layout",
+        ],
+    );
     record_chain(w, "links", false, |_| {});
-    assert!(in_toto_verify(w, "root.layout", "owner.key.pub", "links"), "Metablock chain must verify");
+    assert!(
+        in_toto_verify(w, "root.layout", "owner.key.pub", "links"),
+        "Metablock chain must verify"
+    );
 
     // DSSE form of the same chain.
-    attest_ok(w, &["layout", "chain.toml", "--key", "owner.key", "--dsse", "-o", "root-dsse.layout"]);
+    attest_ok(
+        w,
+        &[
+            "layout",
+            "chain.toml",
+            "--key",
+            "owner.key",
+            "--dsse",
+            "-o",
+            "root-dsse.layout",
+        ],
+    );
     record_chain(w, "links-dsse", true, |_| {});
-    assert!(in_toto_verify(w, "root-dsse.layout", "owner.key.pub", "links-dsse"), "DSSE chain must verify");
+    assert!(
+        in_toto_verify(w, "root-dsse.layout", "owner.key.pub", "links-dsse"),
+        "DSSE chain must verify"
+    );
 
     // Wrong layout key.
-    assert!(!in_toto_verify(w, "root.layout", "composer.key.pub", "links"));
+    assert!(!in_toto_verify(
+        w,
+        "root.layout",
+        "composer.key.pub",
+        "links"
+    ));
 
     // A product file changed between compose and sbom: the sbom step's materials no longer
     // match compose's products.
@@ -135,26 +235,54 @@ fn in_toto_verify_accepts_our_chain_and_rejects_tampering() {
         }
     }
     record_chain(tw, "links", false, |tw| {
-        std::fs::write(tw.join("rootfs/etc/motd.d/azl"), "Welcome to a tampered image.\n").unwrap();
+        std::fs::write(
+            tw.join("rootfs/etc/motd.d/azl"),
+            "Welcome to a tampered image.\n",
+        )
+        .unwrap();
     });
-    assert!(!in_toto_verify(tw, "root.layout", "owner.key.pub", "links"), "a tampered product must fail");
+    assert!(
+        !in_toto_verify(tw, "root.layout", "owner.key.pub", "links"),
+        "a tampered product must fail"
+    );
 
     // A recorded hash edited in a signed link: the signature no longer verifies.
     let compose = std::fs::read_dir(w.join("links"))
         .unwrap()
         .map(|e| e.unwrap().path())
-        .find(|p| p.file_name().unwrap().to_string_lossy().starts_with("compose."))
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("compose.")
+        })
         .unwrap();
     let mut v = read_json(&compose);
     let products = v["signed"]["products"].as_object_mut().unwrap();
     let first = products.keys().next().unwrap().clone();
     products[&first]["sha256"] = serde_json::json!("0".repeat(64));
     write_json(&compose, &v);
-    assert!(!in_toto_verify(w, "root.layout", "owner.key.pub", "links"), "an edited link must fail");
+    assert!(
+        !in_toto_verify(w, "root.layout", "owner.key.pub", "links"),
+        "an edited link must fail"
+    );
 
     // An expired layout.
     let expired = LAYOUT.replace("expires_in_days = 30", "expires = \"2020-01-01T00:00:00Z\"");
     std::fs::write(w.join("expired.toml"), expired).unwrap();
-    attest_ok(w, &["layout", "expired.toml", "--key", "owner.key", "-o", "expired.layout"]);
-    assert!(!in_toto_verify(w, "expired.layout", "owner.key.pub", "links-dsse"), "an expired layout must fail");
+    attest_ok(
+        w,
+        &[
+            "layout",
+            "expired.toml",
+            "--key",
+            "owner.key",
+            "-o",
+            "expired.layout",
+        ],
+    );
+    assert!(
+        !in_toto_verify(w, "expired.layout", "owner.key.pub", "links-dsse"),
+        "an expired layout must fail"
+    );
 }

@@ -28,11 +28,18 @@ fn js_verify(nm: &Path, args: &[&str]) -> bool {
         .env("NODE_PATH", nm)
         .output()
         .expect("run node");
-    eprintln!("sigstore-js {args:?}: {}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    eprintln!(
+        "sigstore-js {args:?}: {}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
     match o.status.code() {
         Some(0) => true,
         Some(1) => false,
-        other => panic!("verifier harness broke ({other:?}): {}", String::from_utf8_lossy(&o.stderr)),
+        other => panic!(
+            "verifier harness broke ({other:?}): {}",
+            String::from_utf8_lossy(&o.stderr)
+        ),
     }
 }
 
@@ -42,9 +49,15 @@ fn b64() -> base64::engine::GeneralPurpose {
 
 /// Flips one bit of a base64 field in place (decoded byte `at`, negative from the end).
 fn flip(v: &mut serde_json::Value, pointer: &str, at: isize) {
-    let field = v.pointer_mut(pointer).unwrap_or_else(|| panic!("{pointer}"));
+    let field = v
+        .pointer_mut(pointer)
+        .unwrap_or_else(|| panic!("{pointer}"));
     let mut bytes = b64().decode(field.as_str().unwrap()).unwrap();
-    let i = if at < 0 { bytes.len() as isize + at } else { at } as usize;
+    let i = if at < 0 {
+        bytes.len() as isize + at
+    } else {
+        at
+    } as usize;
     bytes[i] ^= 0x01;
     *field = serde_json::json!(b64().encode(bytes));
 }
@@ -67,7 +80,11 @@ fn key_bundles_of_every_key_type_verify_and_tampering_fails() {
     let d = tempfile::tempdir().unwrap();
     let w = d.path();
     let rootfs = img.join("rootfs");
-    for (kind, extra) in [("ed25519", None), ("ecdsa-p256", None), ("rsa", Some("4096"))] {
+    for (kind, extra) in [
+        ("ed25519", None),
+        ("ecdsa-p256", None),
+        ("rsa", Some("4096")),
+    ] {
         let key = format!("{kind}.key");
         let mut args = vec!["keygen", "--type", kind, "-o", &key];
         if let Some(b) = extra {
@@ -75,10 +92,31 @@ fn key_bundles_of_every_key_type_verify_and_tampering_fails() {
         }
         attest_ok(w, &args);
         let out = format!("{kind}.bundle.json");
-        attest_ok(w, &["provenance", rootfs.to_str().unwrap(), "--key", &key, "-o", &out]);
+        attest_ok(
+            w,
+            &[
+                "provenance",
+                rootfs.to_str().unwrap(),
+                "--key",
+                &key,
+                "-o",
+                &out,
+            ],
+        );
         let pubk = format!("{kind}.key.pub");
         let bundle = w.join(&out);
-        assert!(js_verify(&nm, &["--bundle", bundle.to_str().unwrap(), "--key", w.join(&pubk).to_str().unwrap()]), "{kind}");
+        assert!(
+            js_verify(
+                &nm,
+                &[
+                    "--bundle",
+                    bundle.to_str().unwrap(),
+                    "--key",
+                    w.join(&pubk).to_str().unwrap()
+                ]
+            ),
+            "{kind}"
+        );
 
         let original = read_json(&bundle);
         for (what, pointer, at) in [
@@ -90,7 +128,15 @@ fn key_bundles_of_every_key_type_verify_and_tampering_fails() {
             let tp = w.join(format!("{kind}.tampered.json"));
             write_json(&tp, &t);
             assert!(
-                !js_verify(&nm, &["--bundle", tp.to_str().unwrap(), "--key", w.join(&pubk).to_str().unwrap()]),
+                !js_verify(
+                    &nm,
+                    &[
+                        "--bundle",
+                        tp.to_str().unwrap(),
+                        "--key",
+                        w.join(&pubk).to_str().unwrap()
+                    ]
+                ),
                 "{kind}: a changed {what} must not verify"
             );
         }
@@ -98,7 +144,15 @@ fn key_bundles_of_every_key_type_verify_and_tampering_fails() {
     // A key other than the signer's is refused.
     attest_ok(w, &["keygen", "--type", "ed25519", "-o", "other.key"]);
     let b = w.join("ed25519.bundle.json");
-    assert!(!js_verify(&nm, &["--bundle", b.to_str().unwrap(), "--key", w.join("other.key.pub").to_str().unwrap()]));
+    assert!(!js_verify(
+        &nm,
+        &[
+            "--bundle",
+            b.to_str().unwrap(),
+            "--key",
+            w.join("other.key.pub").to_str().unwrap()
+        ]
+    ));
 }
 
 #[test]
@@ -110,53 +164,140 @@ fn certificate_bundles_verify_against_our_ca_and_tampering_fails() {
     attest_ok(w, &["ca", "init", "ca", "--intermediate"]);
     attest_ok(w, &["ca", "init", "other-ca"]);
     attest_ok(w, &["keygen", "--type", "ecdsa-p256", "-o", "builder.key"]);
-    attest_ok(w, &[
-        "ca", "issue", "ca", "--public-key", "builder.key.pub", "--identity", "email:builder@example.com", "-o", "builder.chain.pem",
-    ]);
-    attest_ok(w, &[
-        "sbom", rootfs.to_str().unwrap(), "--format", "spdx-json", "--key", "builder.key", "--cert", "builder.chain.pem", "-o", "sbom.bundle.json",
-    ]);
+    attest_ok(
+        w,
+        &[
+            "ca",
+            "issue",
+            "ca",
+            "--public-key",
+            "builder.key.pub",
+            "--identity",
+            "email:builder@example.com",
+            "-o",
+            "builder.chain.pem",
+        ],
+    );
+    attest_ok(
+        w,
+        &[
+            "sbom",
+            rootfs.to_str().unwrap(),
+            "--format",
+            "spdx-json",
+            "--key",
+            "builder.key",
+            "--cert",
+            "builder.chain.pem",
+            "-o",
+            "sbom.bundle.json",
+        ],
+    );
     let bundle = w.join("sbom.bundle.json");
     let v = read_json(&bundle);
     // v0.3: the leaf alone; no chain, no root.
-    assert_eq!(v["mediaType"], "application/vnd.dev.sigstore.bundle.v0.3+json");
+    assert_eq!(
+        v["mediaType"],
+        "application/vnd.dev.sigstore.bundle.v0.3+json"
+    );
     assert!(v["verificationMaterial"]["certificate"]["rawBytes"].is_string());
-    assert!(v["verificationMaterial"].get("x509CertificateChain").is_none());
+    assert!(v["verificationMaterial"]
+        .get("x509CertificateChain")
+        .is_none());
     let tr = w.join("ca/trusted_root.json");
     let ok = |b: &Path, id: &str, root: &Path| {
-        js_verify(&nm, &["--bundle", b.to_str().unwrap(), "--trusted-root", root.to_str().unwrap(), "--identity", id])
+        js_verify(
+            &nm,
+            &[
+                "--bundle",
+                b.to_str().unwrap(),
+                "--trusted-root",
+                root.to_str().unwrap(),
+                "--identity",
+                id,
+            ],
+        )
     };
     assert!(ok(&bundle, "builder@example.com", &tr));
     assert!(!ok(&bundle, "someone@example.com", &tr), "identity policy");
-    assert!(!ok(&bundle, "builder@example.com", &w.join("other-ca/trusted_root.json")), "unrelated CA");
+    assert!(
+        !ok(
+            &bundle,
+            "builder@example.com",
+            &w.join("other-ca/trusted_root.json")
+        ),
+        "unrelated CA"
+    );
     for (what, pointer, at) in [
         ("payload byte", "/dsseEnvelope/payload", 60),
         ("signature byte", "/dsseEnvelope/signatures/0/sig", -2),
-        ("certificate byte (its signature)", "/verificationMaterial/certificate/rawBytes", -4),
-        ("certificate byte (its public key)", "/verificationMaterial/certificate/rawBytes", 200),
+        (
+            "certificate byte (its signature)",
+            "/verificationMaterial/certificate/rawBytes",
+            -4,
+        ),
+        (
+            "certificate byte (its public key)",
+            "/verificationMaterial/certificate/rawBytes",
+            200,
+        ),
     ] {
         let mut t = v.clone();
         flip(&mut t, pointer, at);
         let tp = w.join("tampered.json");
         write_json(&tp, &t);
-        assert!(!ok(&tp, "builder@example.com", &tr), "a changed {what} must not verify");
+        assert!(
+            !ok(&tp, "builder@example.com", &tr),
+            "a changed {what} must not verify"
+        );
     }
 
     // v0.2 carries leaf + intermediate, never the root.
-    attest_ok(w, &[
-        "provenance", rootfs.to_str().unwrap(), "--key", "builder.key", "--cert", "builder.chain.pem", "--bundle-v02", "-o", "v02.json",
-    ]);
+    attest_ok(
+        w,
+        &[
+            "provenance",
+            rootfs.to_str().unwrap(),
+            "--key",
+            "builder.key",
+            "--cert",
+            "builder.chain.pem",
+            "--bundle-v02",
+            "-o",
+            "v02.json",
+        ],
+    );
     let v02 = read_json(&w.join("v02.json"));
-    let certs = v02["verificationMaterial"]["x509CertificateChain"]["certificates"].as_array().unwrap();
+    let certs = v02["verificationMaterial"]["x509CertificateChain"]["certificates"]
+        .as_array()
+        .unwrap();
     assert_eq!(certs.len(), 2);
     let root_pem = std::fs::read_to_string(w.join("ca/root.pem")).unwrap();
-    let root_b64: String = root_pem.lines().filter(|l| !l.starts_with("-----")).collect();
-    assert!(certs.iter().all(|c| c["rawBytes"] != root_b64.as_str()), "root must not be in the bundle");
+    let root_b64: String = root_pem
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .collect();
+    assert!(
+        certs.iter().all(|c| c["rawBytes"] != root_b64.as_str()),
+        "root must not be in the bundle"
+    );
     assert!(ok(&w.join("v02.json"), "builder@example.com", &tr));
 
     // A chain issued for another key is refused at signing time.
     attest_ok(w, &["keygen", "--type", "ed25519", "-o", "other.key"]);
-    let o = attest(w, &["provenance", rootfs.to_str().unwrap(), "--key", "other.key", "--cert", "builder.chain.pem", "-o", "x.json"]);
+    let o = attest(
+        w,
+        &[
+            "provenance",
+            rootfs.to_str().unwrap(),
+            "--key",
+            "other.key",
+            "--cert",
+            "builder.chain.pem",
+            "-o",
+            "x.json",
+        ],
+    );
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("not the signing key"));
 }

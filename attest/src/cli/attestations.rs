@@ -149,11 +149,11 @@ pub fn now_secs() -> i64 {
 
 fn source_date_epoch() -> Result<Option<i64>, Failure> {
     match std::env::var("SOURCE_DATE_EPOCH") {
-        Ok(v) => v
-            .trim()
-            .parse::<i64>()
-            .map(Some)
-            .map_err(|_| usage(format!("SOURCE_DATE_EPOCH={v:?} is not a whole number of seconds"))),
+        Ok(v) => v.trim().parse::<i64>().map(Some).map_err(|_| {
+            usage(format!(
+                "SOURCE_DATE_EPOCH={v:?} is not a whole number of seconds"
+            ))
+        }),
         Err(_) => Ok(None),
     }
 }
@@ -164,7 +164,8 @@ pub fn parse_time(s: &str) -> Option<String> {
         return Some(sbom::format::rfc3339(n));
     }
     let b = s.as_bytes();
-    let digits = |r: std::ops::Range<usize>| r.clone().all(|i| b.get(i).is_some_and(u8::is_ascii_digit));
+    let digits =
+        |r: std::ops::Range<usize>| r.clone().all(|i| b.get(i).is_some_and(u8::is_ascii_digit));
     let ok = b.len() == 20
         && digits(0..4)
         && b[4] == b'-'
@@ -189,9 +190,11 @@ fn build_info(b: &BuildOpts, root: Option<&Path>) -> Result<BuildInfo, Failure> 
     let sde = source_date_epoch()?;
     let time_arg = |v: &Option<String>, name: &str| -> Result<Option<String>, Failure> {
         match v {
-            Some(s) => parse_time(s)
-                .map(Some)
-                .ok_or_else(|| usage(format!("--{name} {s:?}: use Unix seconds or RFC 3339 UTC like 2025-01-01T00:00:00Z"))),
+            Some(s) => parse_time(s).map(Some).ok_or_else(|| {
+                usage(format!(
+                    "--{name} {s:?}: use Unix seconds or RFC 3339 UTC like 2025-01-01T00:00:00Z"
+                ))
+            }),
             None => Ok(None),
         }
     };
@@ -206,11 +209,19 @@ fn build_info(b: &BuildOpts, root: Option<&Path>) -> Result<BuildInfo, Failure> 
             .ok_or_else(|| usage(format!("--param {p:?}: expected KEY=VALUE")))?;
         inputs.insert(k.to_owned(), v.to_owned());
     }
-    let recipe = b.recipe.as_deref().map(provenance::hash_recipe).transpose()?;
+    let recipe = b
+        .recipe
+        .as_deref()
+        .map(provenance::hash_recipe)
+        .transpose()?;
     let overlays = match (root, b.overlay.is_empty()) {
         (_, true) => Vec::new(),
         (Some(r), false) => provenance::hash_overlays(r, &b.overlay)?,
-        (None, false) => return Err(usage("--overlay needs IMAGE to be a root filesystem directory")),
+        (None, false) => {
+            return Err(usage(
+                "--overlay needs IMAGE to be a root filesystem directory",
+            ))
+        }
     };
     Ok(BuildInfo {
         builder_id: b.builder_id.clone(),
@@ -227,28 +238,54 @@ fn scan(image: &Path) -> Result<sbom::inventory::Inventory, Failure> {
     sbom::scan::scan_path(image, None).map_err(Failure::from)
 }
 
-fn subject_for(img: &ImageOpts, inv: &mut sbom::inventory::Inventory) -> Result<crate::statement::ResourceDescriptor, Failure> {
+fn subject_for(
+    img: &ImageOpts,
+    inv: &mut sbom::inventory::Inventory,
+) -> Result<crate::statement::ResourceDescriptor, Failure> {
     if let Some(d) = &img.manifest_digest {
-        let ok = d.split_once(':').is_some_and(|(a, h)| !a.is_empty() && !h.is_empty() && h.bytes().all(|c| c.is_ascii_hexdigit()));
+        let ok = d.split_once(':').is_some_and(|(a, h)| {
+            !a.is_empty() && !h.is_empty() && h.bytes().all(|c| c.is_ascii_hexdigit())
+        });
         if !ok {
-            return Err(usage(format!("--manifest-digest {d:?}: expected ALG:HEX, e.g. sha256:abc...")));
+            return Err(usage(format!(
+                "--manifest-digest {d:?}: expected ALG:HEX, e.g. sha256:abc..."
+            )));
         }
         inv.source.manifest_digest = Some(d.clone());
     }
-    Ok(provenance::image_subject(inv, Some(&img.image), img.subject_name.as_deref())?)
+    Ok(provenance::image_subject(
+        inv,
+        Some(&img.image),
+        img.subject_name.as_deref(),
+    )?)
 }
 
 /// Signs one statement and writes it as a bundle or a DSSE line.
-fn sign_and_write(st: &Statement, signer: &dyn Signer, sign: &SignOpts, out: &OutputOpts) -> Result<serde_json::Value, Failure> {
+fn sign_and_write(
+    st: &Statement,
+    signer: &dyn Signer,
+    sign: &SignOpts,
+    out: &OutputOpts,
+) -> Result<serde_json::Value, Failure> {
     let env = Envelope::sign_one(INTOTO_PAYLOAD_TYPE, st.to_payload()?, signer)?;
     let text = if out.dsse {
         env.to_json_line() + "\n"
     } else {
-        let chain: Option<Chain> = sign.cert.as_deref().map(|c| certs::load_chain(c, signer.public_key())).transpose()?;
-        let version = if out.bundle_v02 { Version::V02 } else { Version::V03 };
+        let chain: Option<Chain> = sign
+            .cert
+            .as_deref()
+            .map(|c| certs::load_chain(c, signer.public_key()))
+            .transpose()?;
+        let version = if out.bundle_v02 {
+            Version::V02
+        } else {
+            Version::V03
+        };
         let material = match &chain {
             Some(c) => Material::Certificates(c),
-            None => Material::PublicKey { hint: signer.public_key().key_id() },
+            None => Material::PublicKey {
+                hint: signer.public_key().key_id(),
+            },
         };
         let v = bundle::build(&env, material, version)?;
         serde_json::to_string_pretty(&v)? + "\n"
@@ -273,10 +310,11 @@ fn report(json: bool, summary: serde_json::Value, human: String) {
 }
 
 pub fn provenance(a: ProvenanceArgs) -> Result<(), Failure> {
+    // Arguments first (usage errors, exit 2), then the expensive work.
+    let info = build_info(&a.build, Some(&a.image.image))?;
     let signer = load_signer(&a.sign)?;
     let mut inv = scan(&a.image.image)?;
     let subject = subject_for(&a.image, &mut inv)?;
-    let info = build_info(&a.build, Some(&a.image.image))?;
     let repo = a.build.repo.as_deref().map(Repo::scan).transpose()?;
     let st = provenance::image_statement(&inv, subject, &info, repo.as_ref());
     let summary = sign_and_write(&st, signer.as_ref(), &a.sign, &a.out)?;
@@ -306,15 +344,26 @@ pub fn sbom(a: SbomArgs) -> Result<(), Failure> {
     };
     let st = provenance::sbom_statement(&inv, subject, a.format, &info)?;
     let summary = sign_and_write(&st, signer.as_ref(), &a.sign, &a.out)?;
-    report(a.out.json, summary, format!("SBOM attestation ({}) written to {}", st.predicate_type, a.out.output.display()));
+    report(
+        a.out.json,
+        summary,
+        format!(
+            "SBOM attestation ({}) written to {}",
+            st.predicate_type,
+            a.out.output.display()
+        ),
+    );
     Ok(())
 }
 
 pub fn packages(a: PackagesArgs) -> Result<(), Failure> {
+    let root = std::fs::metadata(&a.image)
+        .map(|m| m.is_dir())
+        .unwrap_or(false)
+        .then_some(a.image.as_path());
+    let info = build_info(&a.build, root)?;
     let signer = load_signer(&a.sign)?;
     let inv = scan(&a.image)?;
-    let root = std::fs::metadata(&a.image).map(|m| m.is_dir()).unwrap_or(false).then_some(a.image.as_path());
-    let info = build_info(&a.build, root)?;
     let repo = a.build.repo.as_deref().map(Repo::scan).transpose()?;
     let statements = provenance::package_statements(&inv, &info, repo.as_ref());
     let lines = sign_statements(&statements, signer.as_ref())?;
@@ -333,13 +382,21 @@ pub fn packages(a: PackagesArgs) -> Result<(), Failure> {
     report(
         a.json,
         serde_json::json!({"output": a.output, "statements": lines.len(), "withFileDigest": with_file, "keyId": signer.public_key().key_id()}),
-        format!("{} package statements ({} with .rpm file digests) written to {}", lines.len(), with_file, a.output.display()),
+        format!(
+            "{} package statements ({} with .rpm file digests) written to {}",
+            lines.len(),
+            with_file,
+            a.output.display()
+        ),
     );
     Ok(())
 }
 
 /// Signs statements in parallel; returns one compact envelope JSON per statement, in order.
-pub fn sign_statements(statements: &[Statement], signer: &dyn Signer) -> Result<Vec<String>, Failure> {
+pub fn sign_statements(
+    statements: &[Statement],
+    signer: &dyn Signer,
+) -> Result<Vec<String>, Failure> {
     statements
         .par_iter()
         .map(|st| {
@@ -355,7 +412,11 @@ pub fn rootfs_digest(a: RootfsArgs) -> Result<(), Failure> {
     if a.listing {
         out.write_all(&listing)?;
     } else if a.json {
-        writeln!(out, "{}", serde_json::json!({"digest": {crate::rootfs::DIGEST_KEY: d.sha256}, "entries": d.entries, "bytes": d.bytes}))?;
+        writeln!(
+            out,
+            "{}",
+            serde_json::json!({"digest": {crate::rootfs::DIGEST_KEY: d.sha256}, "entries": d.entries, "bytes": d.bytes})
+        )?;
     } else {
         writeln!(out, "{}:{}", crate::rootfs::DIGEST_KEY, d.sha256)?;
     }

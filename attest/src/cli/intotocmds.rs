@@ -59,9 +59,22 @@ fn write_json(path: &std::path::Path, v: &serde_json::Value) -> Result<(), Failu
 
 pub fn layout(a: LayoutArgs) -> Result<(), Failure> {
     let desc = layout::read_description(&a.description)?;
-    let base = a.description.parent().map(PathBuf::from).unwrap_or_default();
-    let signed = layout::build(&desc, &base, now_secs(), &a.description.display().to_string())?;
-    let keys: Vec<PrivateKey> = a.key.iter().map(|k| PrivateKey::load(k)).collect::<Result<_, _>>()?;
+    let base = a
+        .description
+        .parent()
+        .map(PathBuf::from)
+        .unwrap_or_default();
+    let signed = layout::build(
+        &desc,
+        &base,
+        now_secs(),
+        &a.description.display().to_string(),
+    )?;
+    let keys: Vec<PrivateKey> = a
+        .key
+        .iter()
+        .map(|k| PrivateKey::load(k))
+        .collect::<Result<_, _>>()?;
     let signers: Vec<&dyn Signer> = keys.iter().map(|k| k as &dyn Signer).collect();
     let form = if a.dsse { Form::Dsse } else { Form::Metablock };
     let doc = intoto::sign(&signed, &signers, form)?;
@@ -78,7 +91,10 @@ pub fn layout(a: LayoutArgs) -> Result<(), Failure> {
 
 pub fn link(a: LinkArgs) -> Result<(), Failure> {
     if a.step.is_empty() || a.step.contains('/') {
-        return Err(usage(format!("step name {:?} must be non-empty and contain no '/'", a.step)));
+        return Err(usage(format!(
+            "step name {:?} must be non-empty and contain no '/'",
+            a.step
+        )));
     }
     let key = PrivateKey::load(&a.key)?;
     let materials = link::record(&a.base_dir, &a.materials)?;
@@ -87,7 +103,10 @@ pub fn link(a: LinkArgs) -> Result<(), Failure> {
     let form = if a.dsse { Form::Dsse } else { Form::Metablock };
     let doc = intoto::sign(&signed, &[&key], form)?;
     let out = if a.output.is_dir() {
-        a.output.join(link::file_name(&a.step, &itkeys::in_toto_keyid(key.public_key())))
+        a.output.join(link::file_name(
+            &a.step,
+            &itkeys::in_toto_keyid(key.public_key()),
+        ))
     } else {
         a.output.clone()
     };

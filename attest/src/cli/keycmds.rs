@@ -119,7 +119,11 @@ pub fn keygen(a: KeygenArgs) -> Result<(), Failure> {
             }
         }
     }
-    let pass = if a.encrypt { Some(keys::passphrase_for_writing()?) } else { None };
+    let pass = if a.encrypt {
+        Some(keys::passphrase_for_writing()?)
+    } else {
+        None
+    };
     let key = PrivateKey::generate(a.kind, a.bits)?;
     let pem = key.to_pem(pass.as_deref().map(String::as_str))?;
     keys::write_private_file(&a.output, &pem, a.force)?;
@@ -157,22 +161,43 @@ pub fn key_info(a: KeyInfoArgs) -> Result<(), Failure> {
         );
     } else {
         print!("{}", pk.to_pem());
-        println!("type: {}\nkey id (sha256 of SPKI DER): {}\nin-toto key id: {}", pk.kind().name(), pk.key_id(), itkeys::in_toto_keyid(&pk));
+        println!(
+            "type: {}\nkey id (sha256 of SPKI DER): {}\nin-toto key id: {}",
+            pk.kind().name(),
+            pk.key_id(),
+            itkeys::in_toto_keyid(&pk)
+        );
     }
     Ok(())
 }
 
 pub fn ca(c: CaCmd) -> Result<(), Failure> {
     match c {
-        CaCmd::Init { dir, intermediate, kind, name, days, encrypt, force } => {
+        CaCmd::Init {
+            dir,
+            intermediate,
+            kind,
+            name,
+            days,
+            encrypt,
+            force,
+        } => {
             if days <= 0 {
                 return Err(usage("--days must be positive"));
             }
             if dir.join("root.pem").exists() && !force {
-                return Err(Failure::from(format!("{}: a CA already exists there; pass --force to replace it", dir.display())));
+                return Err(Failure::from(format!(
+                    "{}: a CA already exists there; pass --force to replace it",
+                    dir.display()
+                )));
             }
-            std::fs::create_dir_all(&dir).map_err(|e| Failure::from(format!("{}: {e}", dir.display())))?;
-            let pass = if encrypt { Some(keys::passphrase_for_writing()?) } else { None };
+            std::fs::create_dir_all(&dir)
+                .map_err(|e| Failure::from(format!("{}: {e}", dir.display())))?;
+            let pass = if encrypt {
+                Some(keys::passphrase_for_writing()?)
+            } else {
+                None
+            };
             let pass = pass.as_deref().map(String::as_str);
             let files = certs::init_ca(&name, kind, days, intermediate)?;
             keys::write_private_file(&dir.join("root.key"), &files.root_key.to_pem(pass)?, true)?;
@@ -186,7 +211,11 @@ pub fn ca(c: CaCmd) -> Result<(), Failure> {
                 }
             }
             let tr = certs::trusted_root_json(&dir, &name)?;
-            keys::write_public_file(&dir.join("trusted_root.json"), &(serde_json::to_string_pretty(&tr)? + "\n"), true)?;
+            keys::write_public_file(
+                &dir.join("trusted_root.json"),
+                &(serde_json::to_string_pretty(&tr)? + "\n"),
+                true,
+            )?;
             eprintln!(
                 "attest: CA written to {} (root{}; trusted_root.json for Sigstore verifiers)",
                 dir.display(),
@@ -194,14 +223,25 @@ pub fn ca(c: CaCmd) -> Result<(), Failure> {
             );
             Ok(())
         }
-        CaCmd::Issue { dir, public_key, identity, days, output } => {
+        CaCmd::Issue {
+            dir,
+            public_key,
+            identity,
+            days,
+            output,
+        } => {
             if days <= 0 {
                 return Err(usage("--days must be positive"));
             }
             let pk = load_any_public(&public_key)?;
             let chain = certs::issue_leaf(&dir, &pk, &identity, days)?;
             keys::write_public_file(&output, &chain, true)?;
-            eprintln!("attest: code-signing certificate for {} ({}) written to {}", identity, pk.key_id(), output.display());
+            eprintln!(
+                "attest: code-signing certificate for {} ({}) written to {}",
+                identity,
+                pk.key_id(),
+                output.display()
+            );
             Ok(())
         }
     }

@@ -5,14 +5,14 @@
 //! written), 2 usage (clap's own code for bad arguments, and ours for bad values).
 
 mod attestations;
-mod keycmds;
 mod intotocmds;
+mod keycmds;
 
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-pub use attestations::{now_secs, parse_time};
+pub use attestations::{now_secs, parse_time, sign_statements};
 
 const AFTER_HELP: &str = "\
 Examples:

@@ -92,7 +92,12 @@ pub fn check_rule(rule: &[String], names: &[&str]) -> Result<(), String> {
                     (upper(r[2]) == "IN" && upper(r[4]) == "WITH" && upper(r[6]) == "FROM")
                         || (upper(r[2]) == "WITH" && upper(r[4]) == "IN" && upper(r[6]) == "FROM")
                 }
-                10 => upper(r[2]) == "IN" && upper(r[4]) == "WITH" && upper(r[6]) == "IN" && upper(r[8]) == "FROM",
+                10 => {
+                    upper(r[2]) == "IN"
+                        && upper(r[4]) == "WITH"
+                        && upper(r[6]) == "IN"
+                        && upper(r[8]) == "FROM"
+                }
                 _ => false,
             };
             if !shape_ok {
@@ -101,7 +106,10 @@ pub fn check_rule(rule: &[String], names: &[&str]) -> Result<(), String> {
             let with = r.iter().position(|s| upper(s) == "WITH").unwrap_or(0);
             let kind = upper(r[with + 1]);
             if kind != "MATERIALS" && kind != "PRODUCTS" {
-                return Err(format!("WITH {} : expected MATERIALS or PRODUCTS", r[with + 1]));
+                return Err(format!(
+                    "WITH {} : expected MATERIALS or PRODUCTS",
+                    r[with + 1]
+                ));
             }
             let from = r[r.len() - 1];
             if !names.contains(&from) {
@@ -109,11 +117,18 @@ pub fn check_rule(rule: &[String], names: &[&str]) -> Result<(), String> {
             }
             Ok(())
         }
-        _ => Err("unknown rule type (CREATE, DELETE, MODIFY, ALLOW, DISALLOW, REQUIRE or MATCH)".into()),
+        _ => Err(
+            "unknown rule type (CREATE, DELETE, MODIFY, ALLOW, DISALLOW, REQUIRE or MATCH)".into(),
+        ),
     }
 }
 
-fn rules(rules: &[Vec<String>], names: &[&str], ctx: &str, origin: &str) -> Result<Value, InTotoError> {
+fn rules(
+    rules: &[Vec<String>],
+    names: &[&str],
+    ctx: &str,
+    origin: &str,
+) -> Result<Value, InTotoError> {
     for (i, r) in rules.iter().enumerate() {
         check_rule(r, names).map_err(|reason| InTotoError::Description {
             path: origin.to_owned(),
@@ -125,16 +140,29 @@ fn rules(rules: &[Vec<String>], names: &[&str], ctx: &str, origin: &str) -> Resu
 
 /// Builds the unsigned layout object. `base` resolves key file paths; `now` (Unix seconds)
 /// anchors `expires_in_days`.
-pub fn build(desc: &Description, base: &Path, now: i64, origin: &str) -> Result<Value, InTotoError> {
+pub fn build(
+    desc: &Description,
+    base: &Path,
+    now: i64,
+    origin: &str,
+) -> Result<Value, InTotoError> {
     let err = |reason: String| InTotoError::Description {
         path: origin.to_owned(),
         reason,
     };
     let expires = match (&desc.expires, desc.expires_in_days) {
-        (Some(e), None) => crate::cli::parse_time(e).ok_or_else(|| err(format!("expires {e:?}: use RFC 3339 UTC like 2027-01-01T00:00:00Z")))?,
+        (Some(e), None) => crate::cli::parse_time(e).ok_or_else(|| {
+            err(format!(
+                "expires {e:?}: use RFC 3339 UTC like 2027-01-01T00:00:00Z"
+            ))
+        })?,
         (None, Some(d)) if d > 0 => sbom::format::rfc3339(now + d * 86_400),
         (None, None) => return Err(err("set expires or expires_in_days".into())),
-        _ => return Err(err("set exactly one of expires and expires_in_days (positive)".into())),
+        _ => {
+            return Err(err(
+                "set exactly one of expires and expires_in_days (positive)".into(),
+            ))
+        }
     };
     let mut key_ids: BTreeMap<&str, String> = BTreeMap::new();
     let mut keys = Map::new();
@@ -153,7 +181,9 @@ pub fn build(desc: &Description, base: &Path, now: i64, origin: &str) -> Result<
         .collect();
     for (i, n) in names.iter().enumerate() {
         if n.is_empty() || names[..i].contains(n) {
-            return Err(err(format!("step/inspection name {n:?} is empty or repeated")));
+            return Err(err(format!(
+                "step/inspection name {n:?} is empty or repeated"
+            )));
         }
     }
     if desc.steps.is_empty() {
@@ -170,7 +200,11 @@ pub fn build(desc: &Description, base: &Path, now: i64, origin: &str) -> Result<
             pubkeys.push(id.clone());
         }
         if s.threshold == 0 || s.threshold as usize > pubkeys.len() {
-            return Err(err(format!("{ctx}: threshold {} must be between 1 and the {} functionaries", s.threshold, pubkeys.len())));
+            return Err(err(format!(
+                "{ctx}: threshold {} must be between 1 and the {} functionaries",
+                s.threshold,
+                pubkeys.len()
+            )));
         }
         steps.push(json!({
             "_type": "step",
@@ -233,7 +267,18 @@ mod tests {
             s(&["CREATE", "x"]),
             s(&["ALLOW", "*"]),
             s(&["MATCH", "*", "WITH", "PRODUCTS", "FROM", "a"]),
-            s(&["MATCH", "*", "IN", "p", "WITH", "MATERIALS", "IN", "q", "FROM", "b"]),
+            s(&[
+                "MATCH",
+                "*",
+                "IN",
+                "p",
+                "WITH",
+                "MATERIALS",
+                "IN",
+                "q",
+                "FROM",
+                "b",
+            ]),
             s(&["MATCH", "*", "WITH", "PRODUCTS", "IN", "q", "FROM", "b"]),
         ] {
             check_rule(&ok, &names).unwrap();

@@ -30,12 +30,12 @@ fn artifact_name(rel: &Path) -> Result<String, InTotoError> {
         match c {
             Component::Normal(p) => parts.push(p.to_string_lossy().into_owned()),
             Component::CurDir => {}
-            _ => {
-                return Err(InTotoError::Description {
-                    path: rel.display().to_string(),
-                    reason: "artifact paths must stay inside the base directory (no .., no absolute paths)".into(),
-                })
-            }
+            _ => return Err(InTotoError::Description {
+                path: rel.display().to_string(),
+                reason:
+                    "artifact paths must stay inside the base directory (no .., no absolute paths)"
+                        .into(),
+            }),
         }
     }
     Ok(parts.join("/"))
@@ -51,11 +51,22 @@ pub fn record(base: &Path, paths: &[PathBuf]) -> Result<BTreeMap<String, Value>,
         if meta.is_dir() {
             for e in walkdir::WalkDir::new(&abs).follow_links(false) {
                 let e = e.map_err(|e| {
-                    let path = e.path().map(Path::to_path_buf).unwrap_or_else(|| abs.clone());
-                    io(&path, e.into_io_error().unwrap_or_else(|| std::io::Error::other("walk error")))
+                    let path = e
+                        .path()
+                        .map(Path::to_path_buf)
+                        .unwrap_or_else(|| abs.clone());
+                    io(
+                        &path,
+                        e.into_io_error()
+                            .unwrap_or_else(|| std::io::Error::other("walk error")),
+                    )
                 })?;
                 if !e.file_type().is_dir() {
-                    let rel = e.path().strip_prefix(base).unwrap_or(e.path()).to_path_buf();
+                    let rel = e
+                        .path()
+                        .strip_prefix(base)
+                        .unwrap_or(e.path())
+                        .to_path_buf();
                     found.push((artifact_name(&rel)?, e.into_path()));
                 }
             }
@@ -106,7 +117,10 @@ pub fn link_object(
 
 /// The file name in-toto-verify looks for: `<step>.<first 8 hex of keyid>.link`.
 pub fn file_name(step: &str, in_toto_keyid: &str) -> String {
-    format!("{step}.{}.link", &in_toto_keyid[..8.min(in_toto_keyid.len())])
+    format!(
+        "{step}.{}.link",
+        &in_toto_keyid[..8.min(in_toto_keyid.len())]
+    )
 }
 
 #[cfg(test)]
@@ -122,10 +136,19 @@ mod tests {
         let got = record(d.path(), &[PathBuf::from("./root")]).unwrap();
         let names: Vec<&str> = got.keys().map(String::as_str).collect();
         assert_eq!(names, ["root/etc/a", "root/etc/p"]);
-        assert_eq!(got["root/etc/a"]["sha256"], hex::encode(Sha256::digest(b"x")));
-        assert_eq!(got["root/etc/p"]["sha256"], hex::encode(Sha256::digest(b"/etc/passwd")));
+        assert_eq!(
+            got["root/etc/a"]["sha256"],
+            hex::encode(Sha256::digest(b"x"))
+        );
+        assert_eq!(
+            got["root/etc/p"]["sha256"],
+            hex::encode(Sha256::digest(b"/etc/passwd"))
+        );
         assert!(record(d.path(), &[PathBuf::from("../x")]).is_err());
         assert!(record(d.path(), &[PathBuf::from("missing")]).is_err());
-        assert_eq!(file_name("compose", "0123456789abcdef"), "compose.01234567.link");
+        assert_eq!(
+            file_name("compose", "0123456789abcdef"),
+            "compose.01234567.link"
+        );
     }
 }

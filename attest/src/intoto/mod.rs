@@ -56,7 +56,9 @@ pub fn sign(signed: &Value, signers: &[&dyn Signer], form: Form) -> Result<Value
             let mut sigs = Vec::with_capacity(signers.len());
             for s in signers {
                 let sig = s.sign(&bytes, RsaPadding::Pss)?;
-                sigs.push(json!({"keyid": keys::in_toto_keyid(s.public_key()), "sig": hex::encode(sig)}));
+                sigs.push(
+                    json!({"keyid": keys::in_toto_keyid(s.public_key()), "sig": hex::encode(sig)}),
+                );
             }
             Ok(json!({"signatures": sigs, "signed": signed}))
         }
@@ -96,7 +98,9 @@ pub fn verify(doc: &Value, key: &PublicKey, origin: &str) -> Result<Value, InTot
     }
     let signed = doc.get("signed").ok_or_else(|| bad("no 'signed' object"))?;
     let bytes = canonical::to_vec(signed)?;
-    let sigs = doc["signatures"].as_array().ok_or_else(|| bad("no 'signatures' list"))?;
+    let sigs = doc["signatures"]
+        .as_array()
+        .ok_or_else(|| bad("no 'signatures' list"))?;
     let ok = sigs.iter().any(|s| {
         s["keyid"].as_str() == Some(keyid.as_str())
             && s["sig"]

@@ -57,7 +57,10 @@ pub fn have(tool: &str) -> bool {
 }
 
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 /// The sample image (testdata/recipes/sample.toml) built once per test binary by the
@@ -69,7 +72,11 @@ pub fn sample_image() -> Option<&'static Path> {
         if !have("rpmbuild") || !have("rpmsign") || !have("python3") {
             return None;
         }
-        let dir = tempfile::Builder::new().prefix("attest-sample-").tempdir().unwrap().keep();
+        let dir = tempfile::Builder::new()
+            .prefix("attest-sample-")
+            .tempdir()
+            .unwrap()
+            .keep();
         let out = dir.join("image");
         let root = workspace_root();
         let st = Command::new("python3")
@@ -80,7 +87,11 @@ pub fn sample_image() -> Option<&'static Path> {
             .arg("--force")
             .output()
             .expect("run factory");
-        assert!(st.status.success(), "factory failed: {}", String::from_utf8_lossy(&st.stderr));
+        assert!(
+            st.status.success(),
+            "factory failed: {}",
+            String::from_utf8_lossy(&st.stderr)
+        );
         Some(out)
     })
     .as_deref()
