@@ -21,7 +21,18 @@ pub struct ImageSource {
     pub rpmdb_format: DbFormat,
     /// Content identity of the image when it has one (OCI manifest digest, `sha256:...`).
     pub manifest_digest: Option<String>,
+    /// Digest of the image configuration (`sha256:...`; for a docker-archive, the image ID).
     pub config_digest: Option<String>,
+    /// Container images: the platform chosen (`linux/amd64`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub platform: Option<String>,
+    /// Container images: the layers applied, bottom first (blob digests, or member paths
+    /// of a docker-archive).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub layers: Vec<String>,
+    /// Symlinks whose target climbs above the image root: reported, never followed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub escaping_links: Vec<crate::image::EscapingLink>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -31,6 +42,12 @@ pub enum SourceKind {
     RootDir,
     /// A bare RPM database file, outside any image.
     RpmDb,
+    /// An OCI image layout directory.
+    OciLayout,
+    /// A tar archive of an OCI image layout.
+    OciArchive,
+    /// A `docker save` archive.
+    DockerArchive,
 }
 
 /// An OpenPGP key imported into the RPM database (a `gpg-pubkey` header).
@@ -65,6 +82,9 @@ pub struct Inventory {
     pub depends_on: Vec<(usize, usize)>,
     /// Requirements no installed package satisfies (`rpmlib(...)` excluded: rpm provides those).
     pub unresolved: Vec<Unresolved>,
+    /// File drift against the RPM headers, when it was computed (`sbom --verify-files`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub drift: Option<crate::drift::DriftReport>,
 }
 
 impl Inventory {

@@ -7,7 +7,9 @@
 #![forbid(unsafe_code)]
 
 pub mod deps;
+pub mod drift;
 pub mod format;
+pub mod image;
 pub mod inventory;
 pub mod license;
 pub mod osrelease;

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use sbom::format::{self, DocumentInfo, Format};
-use sbom::{osrelease, output, scan};
+use sbom::{drift, image, osrelease, output, scan};
 
 const AFTER_HELP: &str = "\
 Examples:
@@ -17,7 +17,13 @@ Examples:
   sbom --distro mariner-2.0 var/lib/rpm/rpmdb.sqlite    a bare database file
 
 The image is a root filesystem directory (its database is found under usr/lib/sysimage/rpm,
-var/lib/rpm or usr/share/rpm; sqlite, BerkeleyDB and ndb are read) or a database file.
+var/lib/rpm or usr/share/rpm; sqlite, BerkeleyDB and ndb are read), a database file, or a
+container image: an OCI image layout directory, an OCI archive (tar of a layout) or a
+docker-archive (`docker save`), with gzip, zstd or uncompressed layers. Images are read in
+memory, never unpacked; every blob is checked against its digest.
+
+  sbom --platform linux/arm64 image.oci.tar             one image of a multi-platform index
+  sbom --verify-files -f cyclonedx-json image/          also compare every file with rpm
 The document's timestamp is SOURCE_DATE_EPOCH when set, so builds are reproducible.
 
 Exit status:
@@ -45,6 +51,20 @@ struct Cli {
     /// purls of a bare database file.
     #[arg(long, value_name = "ID[-VERSION]")]
     distro: Option<String>,
+    /// Hash every file and compare it with what the RPM headers declare (like `rpm -Va`);
+    /// the SBOM then marks each package intact or modified and lists unowned files.
+    #[arg(long)]
+    verify_files: bool,
+    /// For an image index with several platforms: `os/arch[/variant]`, e.g. `linux/amd64`.
+    #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
+    platform: Option<String>,
+    /// Refuse an image whose layers decompress to more than this many bytes in total
+    /// (gzip/zstd bombs). Default 16 GiB.
+    #[arg(long, value_name = "BYTES", default_value_t = 16 << 30)]
+    max_image_bytes: u64,
+    /// Refuse an image with a single file larger than this. Default 4 GiB.
+    #[arg(long, value_name = "BYTES", default_value_t = 4 << 30)]
+    max_entry_bytes: u64,
     /// Print a JSON summary of the scan on stderr (for pipelines).
     #[arg(long)]
     json: bool,
@@ -90,13 +110,56 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let inv = match scan::scan_path(&cli.image, cli.distro.as_deref().map(parse_distro)) {
-        Ok(inv) => inv,
-        Err(e) => {
-            eprintln!("sbom: {e}");
-            return ExitCode::from(1);
+    let platform = match cli
+        .platform
+        .as_deref()
+        .map(|p| (p, image::Platform::parse(p)))
+    {
+        None => None,
+        Some((_, Some(p))) => Some(p),
+        Some((p, None)) => {
+            eprintln!("sbom: --platform {p:?}: expected os/arch[/variant], e.g. linux/amd64");
+            return ExitCode::from(2);
         }
     };
+    let opts = scan::ImageOptions {
+        platform,
+        limits: image::Limits {
+            max_total: cli.max_image_bytes,
+            max_entry: cli.max_entry_bytes,
+            ..image::Limits::default()
+        },
+    };
+    let (mut inv, img) =
+        match scan::scan_path_with(&cli.image, cli.distro.as_deref().map(parse_distro), &opts) {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("sbom: {e}");
+                return ExitCode::from(1);
+            }
+        };
+    if cli.verify_files {
+        let report = match &img {
+            Some(img) => drift::check_image(&inv, img),
+            None if inv.source.kind == sbom::inventory::SourceKind::RootDir => {
+                drift::check_root(&inv, &cli.image)
+            }
+            None => {
+                eprintln!(
+                    "sbom: --verify-files needs an image or a root directory, not a bare database"
+                );
+                return ExitCode::from(2);
+            }
+        };
+        match report {
+            Ok(r) => inv.drift = Some(r),
+            Err(e) => {
+                eprintln!("sbom: {e}");
+                return ExitCode::from(1);
+            }
+        }
+    }
+    drop(img);
     let info = DocumentInfo {
         created,
         tool_name: "sbom".into(),
@@ -112,7 +175,11 @@ fn main() -> ExitCode {
         }
     };
     if let Err(e) = written {
-        let target = cli.output.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "stdout".into());
+        let target = cli
+            .output
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| "stdout".into());
         eprintln!("sbom: cannot write {target}: {e}");
         return ExitCode::from(3);
     }
@@ -132,6 +199,21 @@ fn main() -> ExitCode {
                 "requires": u.requirement.display(),
             })).collect::<Vec<_>>(),
             "output": cli.output,
+            "manifestDigest": inv.source.manifest_digest,
+            "configDigest": inv.source.config_digest,
+            "escapingLinks": inv.source.escaping_links,
+            "drift": inv.drift.as_ref().map(|d| serde_json::json!({
+                "modifiedPackages": d.packages.iter().enumerate()
+                    .filter(|(_, p)| p.status != drift::PackageStatus::Intact)
+                    .map(|(i, p)| serde_json::json!({
+                        "package": inv.packages[i].nevra(),
+                        "status": p.status.name(),
+                        "files": p.files,
+                    })).collect::<Vec<_>>(),
+                "unownedFiles": d.unowned.len(),
+                "filesHashed": d.files_hashed,
+                "bytesHashed": d.bytes_hashed,
+            })),
         });
         eprintln!("{summary}");
     } else if !cli.quiet {
@@ -144,6 +226,30 @@ fn main() -> ExitCode {
             inv.source.rpmdb_format.name(),
             inv.source.rpmdb_path
         );
+        if let Some(d) = &inv.source.manifest_digest {
+            eprintln!(
+                "sbom: image manifest {d}, config {}",
+                inv.source.config_digest.as_deref().unwrap_or("-")
+            );
+        }
+        for l in &inv.source.escaping_links {
+            eprintln!(
+                "sbom: warning: symlink /{} -> {} points outside the image root (not followed)",
+                l.path, l.target
+            );
+        }
+        if let Some(d) = &inv.drift {
+            let count = |s| d.packages.iter().filter(|p| p.status == s).count();
+            eprintln!(
+                "sbom: drift: {} packages intact, {} modified, {} with changed config; {} unowned files; {} files ({} bytes) hashed",
+                count(drift::PackageStatus::Intact),
+                count(drift::PackageStatus::Modified),
+                count(drift::PackageStatus::ConfigChanged),
+                d.unowned.len(),
+                d.files_hashed,
+                d.bytes_hashed
+            );
+        }
         for u in &inv.unresolved {
             eprintln!(
                 "sbom: note: {} requires {}, which no installed package provides",

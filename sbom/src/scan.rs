@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 
 use crate::deps;
+use crate::image::{Image, ImageError, InputKind, Limits, Platform};
 use crate::inventory::{ImageSource, ImportedKey, Inventory, SourceKind};
 use crate::osrelease::{self, OsRelease};
 use crate::package::Package;
@@ -36,6 +37,12 @@ pub enum ScanError {
     Empty { path: PathBuf },
     #[error("{0}: not a directory or RPM database file")]
     NotFound(PathBuf),
+    #[error(transparent)]
+    Image(#[from] ImageError),
+    #[error("{location}: no RPM database in the image (looked for {dirs})")]
+    NoDbInImage { location: String, dirs: String },
+    #[error("cannot make a private temporary copy of the image's RPM database: {0}")]
+    TempCopy(std::io::Error),
 }
 
 /// Scans a root filesystem directory.
@@ -45,7 +52,11 @@ pub fn scan_root(root: &Path) -> Result<Inventory, ScanError> {
         path: root.join("etc/os-release"),
         source,
     })?;
-    let rel = db.strip_prefix(root).unwrap_or(&db).to_string_lossy().into_owned();
+    let rel = db
+        .strip_prefix(root)
+        .unwrap_or(&db)
+        .to_string_lossy()
+        .into_owned();
     let source = ImageSource {
         location: root.display().to_string(),
         kind: SourceKind::RootDir,
@@ -53,6 +64,9 @@ pub fn scan_root(root: &Path) -> Result<Inventory, ScanError> {
         rpmdb_format: format,
         manifest_digest: None,
         config_digest: None,
+        platform: None,
+        layers: Vec::new(),
+        escaping_links: Vec::new(),
     };
     scan_db_file(&db, format, source, distro)
 }
@@ -70,12 +84,127 @@ pub fn scan_db(path: &Path, distro: Option<OsRelease>) -> Result<Inventory, Scan
         rpmdb_format: format,
         manifest_digest: None,
         config_digest: None,
+        platform: None,
+        layers: Vec::new(),
+        escaping_links: Vec::new(),
     };
     scan_db_file(path, format, source, distro)
 }
 
-/// Scans a directory as a root, or a file as a database.
+/// How to read a container image input.
+#[derive(Debug, Clone, Default)]
+pub struct ImageOptions {
+    /// `os/arch[/variant]` to pick from a multi-platform index.
+    pub platform: Option<Platform>,
+    pub limits: Limits,
+}
+
+/// Database file names under each of `rpmdb::DB_DIRS`, in the order rpm prefers them.
+const DB_FILES: [&str; 3] = ["rpmdb.sqlite", "Packages.db", "Packages"];
+
+/// Scans a container image (OCI layout, OCI archive, docker-archive) without unpacking it:
+/// the layers are applied in memory, and only the RPM database goes to disk, into a private
+/// temporary directory (the database readers take a path), removed before returning.
+pub fn scan_image(path: &Path, opts: &ImageOptions) -> Result<(Inventory, Image), ScanError> {
+    let img = Image::open(path, opts.platform.as_ref(), opts.limits)?;
+    let mut found = None;
+    'outer: for dir in rpmdb::DB_DIRS {
+        for file in DB_FILES {
+            if let Some((real, bytes)) =
+                img.read_file(&format!("{dir}/{file}"), opts.limits.max_entry)?
+            {
+                if !bytes.is_empty() {
+                    found = Some((real, file, bytes));
+                    break 'outer;
+                }
+            }
+        }
+    }
+    let Some((real, file, bytes)) = found else {
+        return Err(ScanError::NoDbInImage {
+            location: path.display().to_string(),
+            dirs: rpmdb::DB_DIRS.join(", "),
+        });
+    };
+    let mut distro = None;
+    for rel in ["etc/os-release", "usr/lib/os-release"] {
+        if let Some((p, b)) = img.read_file(rel, 64 * 1024).map_err(|e| match e {
+            ImageError::TooLarge { what, .. } => ScanError::OsRelease {
+                path: PathBuf::from(what),
+                source: std::io::Error::other("too large for an os-release file"),
+            },
+            e => ScanError::Image(e),
+        })? {
+            let _ = p;
+            distro = Some(osrelease::parse(&String::from_utf8_lossy(&b)));
+            break;
+        }
+    }
+    let tmp = tempfile::Builder::new()
+        .prefix("sbom-rpmdb-")
+        .tempdir()
+        .map_err(ScanError::TempCopy)?;
+    let db = tmp.path().join(file);
+    std::fs::write(&db, &bytes).map_err(ScanError::TempCopy)?;
+    drop(bytes);
+    let format = rpmdb::detect(&db)?;
+    let kind = match img.kind {
+        InputKind::OciLayout => SourceKind::OciLayout,
+        InputKind::OciArchive => SourceKind::OciArchive,
+        InputKind::DockerArchive => SourceKind::DockerArchive,
+    };
+    let source = ImageSource {
+        location: path.display().to_string(),
+        kind,
+        rpmdb_path: real,
+        rpmdb_format: format,
+        manifest_digest: img.manifest_digest.clone(),
+        config_digest: Some(img.config_digest.clone()),
+        platform: Some(img.platform.clone()),
+        layers: img.layers.clone(),
+        escaping_links: img.escaping_links.clone(),
+    };
+    let inv = scan_db_file(&db, format, source, distro).map_err(|e| relabel(e, &db, path))?;
+    drop(tmp);
+    Ok((inv, img))
+}
+
+/// Errors about the private database copy name the image instead of the temp path.
+fn relabel(e: ScanError, tmp: &Path, image: &Path) -> ScanError {
+    match e {
+        ScanError::Header { path, source } if path == tmp => ScanError::Header {
+            path: image.to_path_buf(),
+            source,
+        },
+        ScanError::Empty { path } if path == tmp => ScanError::Empty {
+            path: image.to_path_buf(),
+        },
+        e => e,
+    }
+}
+
+/// Scans a directory as a root, an image input as an image, or a file as a database.
 pub fn scan_path(path: &Path, distro: Option<OsRelease>) -> Result<Inventory, ScanError> {
+    scan_path_with(path, distro, &ImageOptions::default()).map(|(inv, _)| inv)
+}
+
+/// [`scan_path`] with image options; also returns the opened image, if it was one.
+pub fn scan_path_with(
+    path: &Path,
+    distro: Option<OsRelease>,
+    opts: &ImageOptions,
+) -> Result<(Inventory, Option<Image>), ScanError> {
+    if crate::image::detect(path).is_some() {
+        let (mut inv, img) = scan_image(path, opts)?;
+        if distro.is_some() {
+            inv.distro = distro;
+        }
+        return Ok((inv, Some(img)));
+    }
+    scan_plain(path, distro).map(|inv| (inv, None))
+}
+
+fn scan_plain(path: &Path, distro: Option<OsRelease>) -> Result<Inventory, ScanError> {
     let meta = std::fs::metadata(path).map_err(|_| ScanError::NotFound(path.to_path_buf()))?;
     if meta.is_dir() {
         let mut inv = scan_root(path)?;
@@ -148,8 +277,22 @@ fn scan_db_file(
     }
     drop(raws);
     packages.par_sort_by(|a, b| {
-        (a.name.as_str(), a.epoch, a.version.as_str(), a.release.as_str(), a.arch.as_str(), a.db_row)
-            .cmp(&(b.name.as_str(), b.epoch, b.version.as_str(), b.release.as_str(), b.arch.as_str(), b.db_row))
+        (
+            a.name.as_str(),
+            a.epoch,
+            a.version.as_str(),
+            a.release.as_str(),
+            a.arch.as_str(),
+            a.db_row,
+        )
+            .cmp(&(
+                b.name.as_str(),
+                b.epoch,
+                b.version.as_str(),
+                b.release.as_str(),
+                b.arch.as_str(),
+                b.db_row,
+            ))
     });
     keys.sort_by(|a, b| (a.short_id.as_str(), a.db_row).cmp(&(b.short_id.as_str(), b.db_row)));
     let res = deps::resolve(&packages);
@@ -160,5 +303,6 @@ fn scan_db_file(
         keys,
         depends_on: res.depends_on,
         unresolved: res.unresolved,
+        drift: None,
     })
 }

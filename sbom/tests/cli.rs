@@ -57,7 +57,9 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
 
 #[test]
 fn negative_databases_fail_cleanly_and_name_the_file() {
-    let Some(neg) = common::realdata("rpmdb/negative") else { return };
+    let Some(neg) = common::realdata("rpmdb/negative") else {
+        return;
+    };
     let out_dir = tempfile::tempdir().unwrap();
     for (rel, name) in [
         ("sqlite-corrupt/rpmdb.sqlite", "rpmdb.sqlite"),
@@ -71,15 +73,25 @@ fn negative_databases_fail_cleanly_and_name_the_file() {
         // As a bare file and as the database of a root filesystem.
         let root = rootfs_with(&db, name);
         let bare_name = db.file_name().unwrap().to_str().unwrap().to_owned();
-        for (input, named) in [(db.clone(), bare_name.as_str()), (root.path().to_path_buf(), name)] {
+        for (input, named) in [
+            (db.clone(), bare_name.as_str()),
+            (root.path().to_path_buf(), name),
+        ] {
             let o = run(&["-o", target.to_str().unwrap(), input.to_str().unwrap()]);
             let err = stderr(&o);
             assert_eq!(o.status.code(), Some(1), "{rel}: {err}");
-            assert!(err.contains(named), "{rel}: error must name the file: {err}");
+            assert!(
+                err.contains(named),
+                "{rel}: error must name the file: {err}"
+            );
             assert!(!err.contains("panicked"), "{rel}: {err}");
             assert!(!target.exists(), "{rel}: no output may be written");
         }
-        assert_eq!(listing(out_dir.path()), Vec::<PathBuf>::new(), "{rel}: no temp files left");
+        assert_eq!(
+            listing(out_dir.path()),
+            Vec::<PathBuf>::new(),
+            "{rel}: no temp files left"
+        );
     }
 }
 
@@ -91,7 +103,11 @@ fn missing_inputs_are_errors() {
     let empty = tempfile::tempdir().unwrap();
     let o = run(&[empty.path().to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains("no RPM database under"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("no RPM database under"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
@@ -107,14 +123,27 @@ fn bad_source_date_epoch_is_a_usage_error() {
 
 #[test]
 fn reading_never_writes_beside_the_database() {
-    let Some(d) = common::realdata("rpmdb/cbl-mariner-2.0") else { return };
+    let Some(d) = common::realdata("rpmdb/cbl-mariner-2.0") else {
+        return;
+    };
     let root = rootfs_with(&d.join("rpmdb.sqlite"), "rpmdb.sqlite");
     let db = root.path().join("usr/lib/sysimage/rpm/rpmdb.sqlite");
     let before_bytes = std::fs::read(&db).unwrap();
     let before_list = listing(root.path());
-    let o = run(&["--no-files", "-f", "spdx-json", "-o", "/dev/null", root.path().to_str().unwrap()]);
+    let o = run(&[
+        "--no-files",
+        "-f",
+        "spdx-json",
+        "-o",
+        "/dev/null",
+        root.path().to_str().unwrap(),
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
-    assert_eq!(listing(root.path()), before_list, "no -wal/-shm or lock files");
+    assert_eq!(
+        listing(root.path()),
+        before_list,
+        "no -wal/-shm or lock files"
+    );
     assert_eq!(std::fs::read(&db).unwrap(), before_bytes);
 }
 
@@ -125,10 +154,16 @@ fn damaged_mariner(edit: impl Fn(&mut Vec<u8>)) -> Option<tempfile::TempDir> {
     let db = root.path().join("usr/lib/sysimage/rpm/rpmdb.sqlite");
     let conn = rusqlite::Connection::open(&db).unwrap();
     let (hnum, mut blob): (i64, Vec<u8>) = conn
-        .query_row("SELECT hnum, blob FROM Packages WHERE hnum = 5", [], |r| Ok((r.get(0)?, r.get(1)?)))
+        .query_row("SELECT hnum, blob FROM Packages WHERE hnum = 5", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
         .unwrap();
     edit(&mut blob);
-    conn.execute("UPDATE Packages SET blob = ?1 WHERE hnum = ?2", rusqlite::params![blob, hnum]).unwrap();
+    conn.execute(
+        "UPDATE Packages SET blob = ?1 WHERE hnum = ?2",
+        rusqlite::params![blob, hnum],
+    )
+    .unwrap();
     drop(conn);
     Some(root)
 }
@@ -136,7 +171,9 @@ fn damaged_mariner(edit: impl Fn(&mut Vec<u8>)) -> Option<tempfile::TempDir> {
 #[test]
 fn a_header_pointing_outside_its_blob_names_the_row() {
     // Entry 2's data offset (bytes 8+16*2+8..) pushed past the data store.
-    let Some(root) = damaged_mariner(|b| b[8 + 32 + 8..8 + 32 + 12].copy_from_slice(&0x00ff_ffffu32.to_be_bytes())) else {
+    let Some(root) = damaged_mariner(|b| {
+        b[8 + 32 + 8..8 + 32 + 12].copy_from_slice(&0x00ff_ffffu32.to_be_bytes())
+    }) else {
         return;
     };
     let o = run(&["-o", "/dev/null", root.path().to_str().unwrap()]);
@@ -149,27 +186,48 @@ fn a_header_pointing_outside_its_blob_names_the_row() {
 
 #[test]
 fn a_truncated_header_is_rejected() {
-    let Some(root) = damaged_mariner(|b| b.truncate(b.len() / 2)) else { return };
+    let Some(root) = damaged_mariner(|b| b.truncate(b.len() / 2)) else {
+        return;
+    };
     let o = run(&["-o", "/dev/null", root.path().to_str().unwrap()]);
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(1), "{err}");
-    assert!(err.contains("row 5") && err.contains("but the blob has"), "{err}");
+    assert!(
+        err.contains("row 5") && err.contains("but the blob has"),
+        "{err}"
+    );
 }
 
 #[test]
 fn unwritable_output_leaves_nothing() {
-    let Some(d) = common::realdata("rpmdb/cbl-mariner-2.0") else { return };
-    let o = run(&["-o", "/nonexistent-dir/x.json", d.join("rpmdb.sqlite").to_str().unwrap()]);
+    let Some(d) = common::realdata("rpmdb/cbl-mariner-2.0") else {
+        return;
+    };
+    let o = run(&[
+        "-o",
+        "/nonexistent-dir/x.json",
+        d.join("rpmdb.sqlite").to_str().unwrap(),
+    ]);
     assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
     assert!(stderr(&o).contains("/nonexistent-dir/x.json"));
 }
 
 #[test]
 fn json_summary_reports_counts_and_keys() {
-    let Some(d) = common::realdata("rpmdb/fedora-36-tzdata") else { return };
-    let o = run(&["--json", "--distro", "fedora-36", "-o", "/dev/null", d.join("rpmdb.sqlite").to_str().unwrap()]);
+    let Some(d) = common::realdata("rpmdb/fedora-36-tzdata") else {
+        return;
+    };
+    let o = run(&[
+        "--json",
+        "--distro",
+        "fedora-36",
+        "-o",
+        "/dev/null",
+        d.join("rpmdb.sqlite").to_str().unwrap(),
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
-    let v: serde_json::Value = serde_json::from_slice(&o.stderr).expect("stderr is one JSON object");
+    let v: serde_json::Value =
+        serde_json::from_slice(&o.stderr).expect("stderr is one JSON object");
     assert_eq!(v["packages"], 1);
     assert_eq!(v["files"], 1861);
     assert_eq!(v["distro"], "fedora-36");
@@ -180,7 +238,12 @@ fn json_summary_reports_counts_and_keys() {
 /// CI is not set), after a loud SKIPPED line.
 fn validate(kind: &str, file: &Path) -> Option<()> {
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/validators/validate.py");
-    let o = Command::new("python3").arg(&script).arg(kind).arg(file).output().expect("python3");
+    let o = Command::new("python3")
+        .arg(&script)
+        .arg(kind)
+        .arg(file)
+        .output()
+        .expect("python3");
     match o.status.code() {
         Some(0) => Some(()),
         Some(77) if std::env::var("CI").as_deref() != Ok("true") => {
@@ -200,23 +263,50 @@ fn validate(kind: &str, file: &Path) -> Option<()> {
 /// format passes its independent validator, and a second run gives the same bytes.
 #[test]
 fn mariner_image_sboms_validate_and_are_reproducible() {
-    let Some(d) = common::realdata("rpmdb/cbl-mariner-2.0") else { return };
+    let Some(d) = common::realdata("rpmdb/cbl-mariner-2.0") else {
+        return;
+    };
     let root = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(root.path().join("var/lib/rpm")).unwrap();
     std::fs::create_dir_all(root.path().join("etc")).unwrap();
-    std::fs::copy(d.join("rpmdb.sqlite"), root.path().join("var/lib/rpm/rpmdb.sqlite")).unwrap();
-    std::fs::write(root.path().join("etc/os-release"), "NAME=\"Common Base Linux Mariner\"\nID=mariner\nVERSION_ID=\"2.0\"\n").unwrap();
+    std::fs::copy(
+        d.join("rpmdb.sqlite"),
+        root.path().join("var/lib/rpm/rpmdb.sqlite"),
+    )
+    .unwrap();
+    std::fs::write(
+        root.path().join("etc/os-release"),
+        "NAME=\"Common Base Linux Mariner\"\nID=mariner\nVERSION_ID=\"2.0\"\n",
+    )
+    .unwrap();
     let out = tempfile::tempdir().unwrap();
-    for (fmt, kind) in [("spdx-json", "spdx23"), ("spdx3-json", "spdx3"), ("cyclonedx-json", "cyclonedx")] {
+    for (fmt, kind) in [
+        ("spdx-json", "spdx23"),
+        ("spdx3-json", "spdx3"),
+        ("cyclonedx-json", "cyclonedx"),
+    ] {
         let a = out.path().join(format!("{kind}-a.json"));
         let b = out.path().join(format!("{kind}-b.json"));
         for f in [&a, &b] {
-            let o = run(&["-q", "-f", fmt, "-o", f.to_str().unwrap(), root.path().to_str().unwrap()]);
+            let o = run(&[
+                "-q",
+                "-f",
+                fmt,
+                "-o",
+                f.to_str().unwrap(),
+                root.path().to_str().unwrap(),
+            ]);
             assert!(o.status.success(), "{fmt}: {}", stderr(&o));
         }
-        assert!(std::fs::read(&a).unwrap() == std::fs::read(&b).unwrap(), "{fmt}: two runs differ");
+        assert!(
+            std::fs::read(&a).unwrap() == std::fs::read(&b).unwrap(),
+            "{fmt}: two runs differ"
+        );
         let text = std::fs::read_to_string(&a).unwrap();
-        assert!(text.contains("pkg:rpm/mariner/curl@7.76.0-6.cm2?arch=x86_64&distro=mariner-2.0"), "{fmt}: curl purl");
+        assert!(
+            text.contains("pkg:rpm/mariner/curl@7.76.0-6.cm2?arch=x86_64&distro=mariner-2.0"),
+            "{fmt}: curl purl"
+        );
         assert!(text.contains("0cd9fed33135ce90"), "{fmt}: signing key id");
         validate(kind, &a);
     }

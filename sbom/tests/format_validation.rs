@@ -232,6 +232,9 @@ fn inventory() -> Inventory {
             rpmdb_format: DbFormat::Sqlite,
             manifest_digest: None,
             config_digest: None,
+            platform: None,
+            layers: Vec::new(),
+            escaping_links: Vec::new(),
         },
         distro: Some(OsRelease {
             id: "azurelinux".into(),
@@ -260,6 +263,7 @@ fn inventory() -> Inventory {
             package: 0,
             requirement: dep("libfoo.so.1()(64bit)"),
         }],
+        drift: None,
     }
 }
 

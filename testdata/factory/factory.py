@@ -40,7 +40,7 @@ from rpmtools import DBPATH, FactoryError  # noqa: E402
 from spec import SpecGroup, describe_file, group_packages, materialize, stage_group, write_spec  # noqa: E402
 
 FACTORY_VERSION = 1
-OUTPUTS = ("rootfs", "repo", "keys", "specs", "manifest.json")
+OUTPUTS = ("rootfs", "repo", "keys", "specs", "manifest.json", "oci", "image.oci.tar", "image.docker.tar")
 FILE_LIST_LIMIT = 10000  # per-file records in the manifest only for images up to this many entries
 NON_DETERMINISTIC = [
     "signing keys are generated per run (gpg cannot seed key generation), so fingerprints, "
@@ -345,8 +345,20 @@ def build(args, r: Recipe, groups: list[SpecGroup], out: Path, work: Path, finge
         checks = verify(r, root, rpms, key_files, keyring, work, not args.no_verify_files)
         rpmtools.tidy_db(root)
         lap("verify")
+        composed = None
+        if r.compose is not None or args.compose:
+            import compose as compose_mod
+            cfg = compose_mod.parse_config(r.compose)
+            if args.compose and args.compose != "recipe":
+                cfg["compression"] = args.compose
+            composed = compose_mod.compose(out, r, keys, cfg, r.source_date_epoch, args.host_arch)
+            lap("compose")
         timings["total"] = sum(timings.values())
         write_manifest(out, r, groups, rpms, unsigned, keyring, overlays, checks, fingerprint, timings)
+        if composed is not None:
+            m = json.loads((out / "manifest.json").read_text())
+            m["compose"] = composed
+            (out / "manifest.json").write_text(json.dumps(m, indent=2) + "\n")
     finally:
         keyring.close()
     log(f"done in {timings['total']:.1f}s: {out}/manifest.json")
@@ -366,6 +378,9 @@ def parse_args(argv=None):
     ap.add_argument("--skip-if-complete", action="store_true",
                     help="do nothing if --out holds a complete build of the same inputs")
     ap.add_argument("--no-verify-files", action="store_true", help="skip the rpm -Va file check")
+    ap.add_argument("--compose", nargs="?", const="recipe", choices=("recipe", "gzip", "zstd", "none"),
+                    help="also write OUT/oci, OUT/image.oci.tar and OUT/image.docker.tar (compose.py); "
+                         "optionally with this layer compression (default: the recipe's [compose], else gzip)")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="parallel rpmbuild/rpmsign runs")
     ap.add_argument("--workdir", help="parent of the scratch directory (default: /dev/shm when roomy, else the system temp dir)")
     ap.add_argument("--keep-work", action="store_true",

@@ -117,6 +117,7 @@ class Recipe:
     overlays: list[Overlay] = field(default_factory=list)
     expect_unresolved: list[str] | None = field(default_factory=list)  # None = "any"
     scale: dict | None = None
+    compose: dict | None = None     # [compose] table, validated by compose.parse_config
 
 
 # ---------------------------------------------------------------- helpers
@@ -365,7 +366,7 @@ def _synthetic_files(name: str, i: int, m: int, shared: str, prefix: str) -> lis
 
 # ---------------------------------------------------------------- recipe
 
-TOP_KEYS = {"distro", "rootfs", "build", "signing", "package_defaults", "package", "component",
+TOP_KEYS = {"distro", "rootfs", "build", "signing", "package_defaults", "package", "component", "compose",
             "scale", "expect"}
 DISTRO_REQUIRED = {"id", "version_id", "name", "pretty_name"}
 
@@ -441,6 +442,9 @@ def load(path: str | None, host_arch: str, scale_override: dict | None = None) -
             r.overlays.append(Overlay(component=cname, type=ot["type"],
                                       file=parse_file(ow, ft, allow_flags=False),
                                       description=_text(ow, ot.get("description", ""), "description")))
+
+    if "compose" in data:
+        r.compose = _typed("[compose]", data["compose"], dict, "[compose]")
 
     scale = dict(data.get("scale", {}))
     scale.update(scale_override or {})

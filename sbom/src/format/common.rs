@@ -27,7 +27,9 @@ use serde::Serialize;
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
 
+use crate::drift::{FileDrift, PackageStatus, UnownedFile};
 use crate::format::{rfc3339, DocumentInfo};
+use crate::image::tree::Kind;
 use crate::inventory::Inventory;
 use crate::license::{self, License};
 use crate::package::{file_flags, Dependency, DigestAlgo, FileEntry, HeaderSignature, Package};
@@ -272,7 +274,17 @@ impl<'a> Model<'a> {
 
     /// The RPM properties of package `i` (see [`package_properties`]).
     pub fn properties(&self, i: usize) -> Vec<Prop<'a>> {
-        package_properties(&self.inv.packages[i], &self.unresolved[i])
+        let mut v = package_properties(&self.inv.packages[i], &self.unresolved[i]);
+        if let Some(d) = self.inv.drift.as_ref().and_then(|d| d.packages.get(i)) {
+            v.push(Prop::new("drift", d.status.name()));
+            for f in &d.files {
+                v.push(Prop::new(
+                    "drift_file",
+                    drift_file_line(&self.inv.packages[i], f),
+                ));
+            }
+        }
+        v
     }
 
     /// The image-level properties: where the database was found, the image digests, and
@@ -290,14 +302,93 @@ impl<'a> Model<'a> {
         if let Some(d) = &src.config_digest {
             v.push(Prop::new("image_config_digest", d.as_str()));
         }
+        if let Some(p) = &src.platform {
+            v.push(Prop::new("image_platform", p.as_str()));
+        }
+        for l in &src.layers {
+            v.push(Prop::new("image_layer", l.as_str()));
+        }
+        for l in &src.escaping_links {
+            v.push(Prop::new(
+                "escaping_symlink",
+                format!("/{} -> {}", Escaped(&l.path), Escaped(&l.target)),
+            ));
+        }
         if self.inv.distro.is_none() {
             v.push(Prop::new("os_release", "absent"));
+        }
+        if let Some(d) = &self.inv.drift {
+            let count = |s| {
+                d.packages
+                    .iter()
+                    .filter(|p| p.status == s)
+                    .count()
+                    .to_string()
+            };
+            v.push(Prop::new(
+                "drift_packages_intact",
+                count(PackageStatus::Intact),
+            ));
+            v.push(Prop::new(
+                "drift_packages_modified",
+                count(PackageStatus::Modified),
+            ));
+            v.push(Prop::new(
+                "drift_packages_config_changed",
+                count(PackageStatus::ConfigChanged),
+            ));
+            v.push(Prop::new(
+                "drift_unowned_files",
+                d.unowned.len().to_string(),
+            ));
+            for u in d.unowned.iter().filter(|u| u.kind != Kind::File) {
+                v.push(Prop::new("drift_unowned_entry", unowned_line(u)));
+            }
         }
         for k in &self.inv.keys {
             v.push(Prop::new("imported_key", key_summary(k)));
         }
         v
     }
+}
+
+/// `<path> class=<modified|config|excluded-doc> changes=<missing,size,mode,digest,link,user,group,type>[ actual=<ALGO>:<hex>][ actual_mode=<octal>][ actual_target=<target>]`,
+/// path and target percent-encoded like [`Escaped`].
+pub fn drift_file_line(p: &Package, f: &FileDrift) -> String {
+    let mut s = format!("{} class={} changes=", Escaped(&f.path), f.class.name());
+    for (k, c) in f.changes.iter().enumerate() {
+        if k > 0 {
+            s.push(',');
+        }
+        s.push_str(c.name());
+    }
+    if let Some(d) = &f.actual_digest {
+        let _ = write!(s, " actual={}:{d}", p.file_digest_algo.spdx_name());
+    }
+    if let Some(m) = f.actual_mode {
+        let _ = write!(s, " actual_mode=0{m:o}");
+    }
+    if let Some(t) = &f.actual_link {
+        let _ = write!(s, " actual_target={}", Escaped(t));
+    }
+    s
+}
+
+/// An unowned entry that is not a regular file: `<path> kind=<kind> mode=<octal>[ target=<t>]`.
+pub fn unowned_line(u: &UnownedFile) -> String {
+    let kind = match u.kind {
+        Kind::File => "regular",
+        Kind::Dir => "directory",
+        Kind::Symlink => "symlink",
+        Kind::CharDevice => "char-device",
+        Kind::BlockDevice => "block-device",
+        Kind::Fifo => "fifo",
+    };
+    let mut s = format!("{} kind={kind} mode=0{:o}", Escaped(&u.path), u.mode);
+    if let Some(t) = &u.link_target {
+        let _ = write!(s, " target={}", Escaped(t));
+    }
+    s
 }
 
 /// `gpg-pubkey-<id>-<created_hex> created=<rfc3339> <summary>`; `gpg-pubkey-<v>-<r>` is the
@@ -961,6 +1052,20 @@ fn content_digest(inv: &Inventory, info: &DocumentInfo) -> [u8; 32] {
     for u in &inv.unresolved {
         field(&format!("{}?{}", u.package, u.requirement.display()));
     }
+    // Drift is content too: the same image with a changed file is a different document.
+    if let Some(d) = &inv.drift {
+        field("drift");
+        for (i, p) in d.packages.iter().enumerate() {
+            for f in &p.files {
+                field(&format!("{i}:{}", drift_file_line(&inv.packages[i], f)));
+            }
+        }
+        for u in &d.unowned {
+            field(&u.path);
+            field(u.sha256.as_deref().unwrap_or(""));
+            field(&unowned_line(u));
+        }
+    }
     h.finalize().into()
 }
 
@@ -1056,6 +1161,9 @@ mod tests {
                 rpmdb_format: crate::rpmdb::DbFormat::Sqlite,
                 manifest_digest: Some(format!("sha256:{}", "ef".repeat(32))),
                 config_digest: None,
+                platform: None,
+                layers: Vec::new(),
+                escaping_links: Vec::new(),
             },
             distro: Some(crate::osrelease::parse(
                 "ID=fedora\nVERSION_ID=40\nNAME=\"Fedora Linux\"\n",
@@ -1077,6 +1185,7 @@ mod tests {
                     version: String::new(),
                 },
             }],
+            drift: None,
         }
     }
 

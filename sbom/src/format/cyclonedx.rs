@@ -25,6 +25,10 @@
 //!   `fedora-attest:rpm:file:{kind,mode,user,group,size,flags,link_target}` (`kind` only
 //!   when not a regular file, `flags` only when set). Directories, symlinks and ghosts are
 //!   listed too: the BOM lists what rpm lists.
+//! - Drift (`--verify-files`): each package's properties `fedora-attest:rpm:drift`
+//!   (`intact`, `modified`, `config-changed`) and one `fedora-attest:rpm:drift_file` per
+//!   changed file; every file no package owns is a top-level `file` component with SHA-256
+//!   and SHA-1 `hashes` and the property `fedora-attest:rpm:file:unowned` (docs/drift.md).
 //! - Source RPMs are not components (they are not in the image): the property
 //!   `fedora-attest:rpm:source_rpm` names each package's.
 //! - `dependencies`: one entry per package with its resolved `dependsOn` (an empty list
@@ -50,6 +54,8 @@ const FILE_SIZE: &str = "fedora-attest:rpm:file:size";
 const FILE_FLAGS: &str = "fedora-attest:rpm:file:flags";
 const FILE_LINK: &str = "fedora-attest:rpm:file:link_target";
 const FILE_DIGEST: &str = "fedora-attest:rpm:file:digest";
+/// A file component outside every package: in the image, owned by no RPM (drift only).
+const UNOWNED: &str = "fedora-attest:rpm:file:unowned";
 
 pub fn write(
     inv: &Inventory,
@@ -70,7 +76,7 @@ struct Bom<'a> {
     serial_number: String,
     version: u32,
     metadata: Metadata<'a>,
-    components: Vec<Component<'a>>,
+    components: Components<'a>,
     dependencies: Dependencies<'a>,
 }
 
@@ -284,6 +290,77 @@ impl Serialize for FileProps<'_> {
     }
 }
 
+/// The packages, then (with drift) one `file` component per file no package owns.
+struct Components<'a> {
+    packages: Vec<Component<'a>>,
+    unowned: &'a [crate::drift::UnownedFile],
+}
+
+#[derive(Serialize)]
+struct UnownedComponent<'a> {
+    #[serde(rename = "type")]
+    ty: &'static str,
+    #[serde(rename = "bom-ref")]
+    bom_ref: String,
+    name: &'a str,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    hashes: Vec<Hash<'a>>,
+    properties: Vec<Prop<String>>,
+}
+
+impl Serialize for Components<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let mut seq = s.serialize_seq(Some(self.packages.len() + self.unowned.len()))?;
+        for c in &self.packages {
+            seq.serialize_element(c)?;
+        }
+        for (k, u) in self.unowned.iter().enumerate() {
+            let mut hashes = Vec::new();
+            if let Some(h) = &u.sha256 {
+                hashes.push(Hash {
+                    alg: "SHA-256",
+                    content: h,
+                });
+            }
+            if let Some(h) = &u.sha1 {
+                hashes.push(Hash {
+                    alg: "SHA-1",
+                    content: h,
+                });
+            }
+            let mut properties = vec![
+                Prop {
+                    name: UNOWNED,
+                    value: "true".to_owned(),
+                },
+                Prop {
+                    name: FILE_MODE,
+                    value: Mode(u.mode as u16).to_string(),
+                },
+                Prop {
+                    name: FILE_SIZE,
+                    value: u.size.to_string(),
+                },
+            ];
+            if let Some(t) = &u.link_target {
+                properties.push(Prop {
+                    name: FILE_LINK,
+                    value: t.clone(),
+                });
+            }
+            seq.serialize_element(&UnownedComponent {
+                ty: "file",
+                bom_ref: format!("unowned-file:{k}"),
+                name: &u.path,
+                hashes,
+                properties,
+            })?;
+        }
+        seq.end()
+    }
+}
+
 #[derive(Serialize)]
 struct Dependency<'a, D: Serialize> {
     #[serde(rename = "ref")]
@@ -393,7 +470,10 @@ fn build<'a>(m: &'a Model<'a>, os_ref: &'a str) -> Bom<'a> {
             },
             properties: props(m.document_properties()),
         },
-        components,
+        components: Components {
+            packages: components,
+            unowned: inv.drift.as_ref().map_or(&[][..], |d| &d.unowned),
+        },
         dependencies: Dependencies { m, os_ref },
     }
 }

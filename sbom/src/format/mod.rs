@@ -10,6 +10,7 @@ pub mod common;
 pub mod cyclonedx;
 pub mod spdx23;
 pub mod spdx3;
+mod spdx3_elements;
 
 use std::io::Write;
 

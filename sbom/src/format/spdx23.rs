@@ -65,6 +65,8 @@ struct Document<'a> {
     comment: String,
     packages: Vec<SpdxPackage<'a>>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
+    files: Vec<SpdxFile<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     has_extracted_licensing_infos: Vec<ExtractedLicense<'a>>,
     relationships: Vec<Relationship<'a>>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -114,6 +116,27 @@ struct SpdxPackage<'a> {
     built_date: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     annotations: Vec<Annotation<'a>>,
+}
+
+/// A regular file no package owns (drift only): SPDX 2.3 wants SHA-1, which `sbom` then
+/// has, since it hashed the file itself.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SpdxFile<'a> {
+    #[serde(rename = "SPDXID")]
+    spdx_id: &'a str,
+    file_name: String,
+    checksums: Vec<Checksum<'a>>,
+    license_concluded: &'static str,
+    copyright_text: &'static str,
+    comment: &'static str,
+}
+
+#[derive(Serialize)]
+struct Checksum<'a> {
+    algorithm: &'static str,
+    #[serde(rename = "checksumValue")]
+    value: &'a str,
 }
 
 #[derive(Serialize)]
@@ -183,6 +206,15 @@ pub fn write(
             .map(|s| format!("SPDXRef-SRPM-{}", s.slug))
             .collect(),
         annotator: format!("Tool: {}", m.tool),
+        unowned: inv
+            .drift
+            .as_ref()
+            .map(|d| {
+                (0..d.unowned.len())
+                    .map(|k| format!("SPDXRef-File-unowned-{k}"))
+                    .collect()
+            })
+            .unwrap_or_default(),
     };
     let doc = build(&m, &ids);
     common::write_json(out, &doc)
@@ -193,6 +225,8 @@ struct Ids {
     packages: Vec<String>,
     sources: Vec<String>,
     annotator: String,
+    /// `SPDXRef-File-unowned-<k>` per unowned file (drift), `k` its index in the report.
+    unowned: Vec<String>,
 }
 
 /// `name=value` lines, prefixed `fedora-attest:rpm:`.
@@ -372,6 +406,34 @@ fn build<'a>(m: &'a Model<'a>, ids: &'a Ids) -> Document<'a> {
         }
     }
 
+    let mut files = Vec::new();
+    if let Some(d) = &inv.drift {
+        for (k, u) in d.unowned.iter().enumerate() {
+            let (Some(sha1), Some(sha256)) = (u.sha1.as_deref(), u.sha256.as_deref()) else {
+                continue; // not a regular file: listed in the document annotation instead
+            };
+            files.push(SpdxFile {
+                spdx_id: &ids.unowned[k],
+                file_name: format!(".{}", u.path),
+                checksums: vec![
+                    Checksum { algorithm: "SHA1", value: sha1 },
+                    Checksum { algorithm: "SHA256", value: sha256 },
+                ],
+                license_concluded: NOASSERTION,
+                copyright_text: NOASSERTION,
+                comment: "In the image, owned by no installed RPM package (an overlay or generated file); digests computed by sbom --verify-files.",
+            });
+        }
+    }
+    // The OS package has filesAnalyzed=false, so it may not CONTAIN files (SPDX 2.3
+    // clause 7.8): the document describes the unowned files next to the OS instead.
+    for f in &files {
+        rels.push(Relationship {
+            spdx_element_id: DOC_ID,
+            relationship_type: "DESCRIBES",
+            related_spdx_element: f.spdx_id,
+        });
+    }
     let doc_props = m.document_properties();
     let annotations = vec![annotation(Comment::Text(property_lines(&doc_props)))];
 
@@ -392,6 +454,7 @@ fn build<'a>(m: &'a Model<'a>, ids: &'a Ids) -> Document<'a> {
         },
         comment: DOCUMENT_COMMENT.to_owned(),
         packages,
+        files,
         has_extracted_licensing_infos: extracted,
         relationships: rels,
         annotations,

@@ -32,6 +32,9 @@
 //!   `dependsOn` packages (`completeness: incomplete` when some requirement is
 //!   unresolved); source RPM `generates` binaries; package `hasDeclaredLicense`. One
 //!   Relationship per source element, with all targets in `to`.
+//! - Drift (`--verify-files`): package properties `fedora-attest:rpm:drift[_file]`; files no
+//!   package owns are `software_File`s (`<base>/unowned/<k>`, SHA-256 and SHA-1) that the
+//!   operating system `contains`.
 //! - Imported OpenPGP keys are not packages: they are lines of an `Annotation` on the
 //!   document, next to where the database was found.
 
@@ -42,6 +45,7 @@ use serde::ser::{SerializeSeq, Serializer};
 use serde::Serialize;
 
 use super::common::{self, FileAttrs, Model, OneLine, SeqOf, Str, PROP_PREFIX};
+use super::spdx3_elements::*;
 use crate::format::DocumentInfo;
 use crate::inventory::Inventory;
 use crate::license::License;
@@ -90,6 +94,8 @@ struct Ids<'a> {
     /// LicenseRef id -> SimpleLicensingText id.
     license_texts: BTreeMap<&'a str, String>,
     doc_annotation: String,
+    /// `<base>/unowned/<k>`: files no package owns (drift), `k` their index in the report.
+    unowned: Vec<String>,
 }
 
 impl<'a> Ids<'a> {
@@ -152,6 +158,16 @@ impl<'a> Ids<'a> {
                 .map(|s| format!("{base}/source-package/{}", s.slug))
                 .collect(),
             doc_annotation: format!("{base}/annotation/document"),
+            unowned: m
+                .inv
+                .drift
+                .as_ref()
+                .map(|d| {
+                    (0..d.unowned.len())
+                        .map(|k| format!("{base}/unowned/{k}"))
+                        .collect()
+                })
+                .unwrap_or_default(),
             orgs,
             licenses,
             license_texts,
@@ -196,7 +212,7 @@ fn vendor(p: &Package) -> Option<&str> {
 /// `<base>/file/<package index>/<file index>`, written without allocating. Short on
 /// purpose: a document may hold 200,000 of them, each written three times.
 #[derive(Clone, Copy)]
-struct FileId<'a> {
+pub(super) struct FileId<'a> {
     base: &'a str,
     pkg: usize,
     j: usize,
@@ -212,214 +228,6 @@ impl Serialize for FileId<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.collect_str(self)
     }
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct CreationInfo<'a> {
-    #[serde(rename = "type")]
-    ty: &'static str,
-    #[serde(rename = "@id")]
-    id: &'static str,
-    spec_version: &'static str,
-    created: &'a str,
-    created_by: [&'a str; 1],
-    created_using: [&'a str; 1],
-}
-
-/// Agent, Tool, Organization.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Named<'a> {
-    #[serde(rename = "type")]
-    ty: &'static str,
-    spdx_id: &'a str,
-    creation_info: &'static str,
-    name: &'a str,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Collection<'a, E: Serialize> {
-    #[serde(rename = "type")]
-    ty: &'static str,
-    spdx_id: &'a str,
-    creation_info: &'static str,
-    name: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    data_license: Option<&'a str>,
-    #[serde(rename = "software_sbomType", skip_serializing_if = "Option::is_none")]
-    sbom_type: Option<[&'static str; 1]>,
-    profile_conformance: [&'static str; 4],
-    root_element: [&'a str; 1],
-    element: E,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct ExternalIdentifier<'a> {
-    #[serde(rename = "type")]
-    ty: &'static str,
-    external_identifier_type: &'static str,
-    identifier: &'a str,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct PropertyEntry<'a> {
-    #[serde(rename = "type")]
-    ty: &'static str,
-    #[serde(rename = "extension_cdxPropName")]
-    name: String,
-    #[serde(rename = "extension_cdxPropValue")]
-    value: std::borrow::Cow<'a, str>,
-}
-
-#[derive(Serialize)]
-struct Extension<'a> {
-    #[serde(rename = "type")]
-    ty: &'static str,
-    #[serde(rename = "extension_cdxProperty")]
-    props: Vec<PropertyEntry<'a>>,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct SwPackage<'a> {
-    #[serde(rename = "type")]
-    ty: &'static str,
-    spdx_id: &'a str,
-    creation_info: &'static str,
-    name: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    summary: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    comment: Option<String>,
-    #[serde(
-        rename = "software_packageVersion",
-        skip_serializing_if = "Option::is_none"
-    )]
-    version: Option<&'a str>,
-    #[serde(
-        rename = "software_packageUrl",
-        skip_serializing_if = "Option::is_none"
-    )]
-    purl: Option<&'a str>,
-    #[serde(rename = "software_homePage", skip_serializing_if = "Option::is_none")]
-    home_page: Option<&'a str>,
-    #[serde(
-        rename = "software_primaryPurpose",
-        skip_serializing_if = "Option::is_none"
-    )]
-    primary_purpose: Option<&'static str>,
-    #[serde(
-        rename = "software_sourceInfo",
-        skip_serializing_if = "Option::is_none"
-    )]
-    source_info: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    supplied_by: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    built_time: Option<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    external_identifier: Vec<ExternalIdentifier<'a>>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    extension: Vec<Extension<'a>>,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct DictionaryEntry<'a> {
-    #[serde(rename = "type")]
-    ty: &'static str,
-    key: &'a str,
-    value: &'a str,
-}
-
-#[derive(Serialize)]
-struct LicenseExpression<'a> {
-    #[serde(rename = "type")]
-    ty: &'static str,
-    #[serde(rename = "spdxId")]
-    spdx_id: &'a str,
-    #[serde(rename = "creationInfo")]
-    creation_info: &'static str,
-    #[serde(rename = "simplelicensing_licenseExpression")]
-    expression: &'a str,
-    #[serde(
-        rename = "simplelicensing_customIdToUri",
-        skip_serializing_if = "Vec::is_empty"
-    )]
-    custom_ids: Vec<DictionaryEntry<'a>>,
-}
-
-#[derive(Serialize)]
-struct LicenseText<'a> {
-    #[serde(rename = "type")]
-    ty: &'static str,
-    #[serde(rename = "spdxId")]
-    spdx_id: &'a str,
-    #[serde(rename = "creationInfo")]
-    creation_info: &'static str,
-    name: &'a str,
-    comment: &'static str,
-    #[serde(rename = "simplelicensing_licenseText")]
-    text: &'a str,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Hash<'a> {
-    #[serde(rename = "type")]
-    ty: &'static str,
-    algorithm: &'static str,
-    hash_value: &'a str,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct SwFile<'a> {
-    #[serde(rename = "type")]
-    ty: &'static str,
-    spdx_id: FileId<'a>,
-    creation_info: &'static str,
-    name: &'a str,
-    #[serde(rename = "software_fileKind")]
-    kind: &'static str,
-    #[serde(
-        rename = "software_primaryPurpose",
-        skip_serializing_if = "Option::is_none"
-    )]
-    primary_purpose: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    verified_using: Option<[Hash<'a>; 1]>,
-    comment: Str<FileAttrs<'a>>,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Relationship<'a, T: Serialize> {
-    #[serde(rename = "type")]
-    ty: &'static str,
-    spdx_id: String,
-    creation_info: &'static str,
-    from: &'a str,
-    relationship_type: &'static str,
-    to: T,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    completeness: Option<&'static str>,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Annotation<'a> {
-    #[serde(rename = "type")]
-    ty: &'static str,
-    spdx_id: &'a str,
-    creation_info: &'static str,
-    annotation_type: &'static str,
-    subject: &'a str,
-    statement: String,
 }
 
 /// The whole `@graph`, streamed element by element.
@@ -454,6 +262,9 @@ impl Serialize for ElementIds<'_> {
                 }
             }
         }
+        for id in &ids.unowned {
+            seq.serialize_element(id)?;
+        }
         for r in self.0.relationship_ids() {
             seq.serialize_element(&r)?;
         }
@@ -483,6 +294,9 @@ impl<'a> Graph<'a> {
         }
         for id in &ids.sources {
             v.push(ids.rel(id, "generates"));
+        }
+        if !ids.unowned.is_empty() {
+            v.push(format!("{}/relationship/unowned/contains", ids.base));
         }
         v
     }
@@ -698,6 +512,31 @@ impl Serialize for Graph<'_> {
             }
         }
 
+        for (k, u) in inv.drift.iter().flat_map(|d| d.unowned.iter()).enumerate() {
+            let hashes = [("sha256", &u.sha256), ("sha1", &u.sha1)]
+                .into_iter()
+                .filter_map(|(algorithm, v)| {
+                    v.as_deref().map(|hash_value| Hash {
+                        ty: "Hash",
+                        algorithm,
+                        hash_value,
+                    })
+                })
+                .collect::<Vec<_>>();
+            seq.serialize_element(&UnownedFile {
+                ty: "software_File",
+                spdx_id: &ids.unowned[k],
+                creation_info: CI,
+                name: &u.path,
+                kind: "file",
+                verified_using: hashes,
+                comment: format!(
+                    "owned by no installed RPM package; {}",
+                    common::unowned_line(u)
+                ),
+            })?;
+        }
+
         // Relationships, in the order of `relationship_ids`.
         let mut rel_ids = self.relationship_ids().into_iter();
         let mut next_id = || rel_ids.next().unwrap_or_default();
@@ -760,6 +599,18 @@ impl Serialize for Graph<'_> {
                 relationship_type: "generates",
                 to: SeqOf(src.binaries.iter().map(|&b| &ids.packages[b])),
                 completeness: None,
+            })?;
+        }
+
+        if !ids.unowned.is_empty() {
+            seq.serialize_element(&Relationship {
+                ty: "Relationship",
+                spdx_id: next_id(),
+                creation_info: CI,
+                from: &ids.os,
+                relationship_type: "contains",
+                to: &ids.unowned,
+                completeness: Some("complete"),
             })?;
         }
 

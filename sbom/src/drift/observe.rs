@@ -1,0 +1,404 @@
+//! What is actually in the image: one [`Observed`] per path, with the digests its content
+//! needs, for a root directory (walkdir, then lstat and hashing in parallel with rayon) or
+//! a container image (the in-memory tree, then every layer streamed once, in parallel).
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+use md5::Md5;
+use rayon::prelude::*;
+use sha1::Sha1;
+use sha2::{Digest, Sha224, Sha256, Sha384, Sha512};
+
+use super::{DriftError, Need};
+use crate::image::tree::{ContentRef, Kind};
+use crate::image::Image;
+use crate::package::DigestAlgo;
+
+/// Lower-case hex digests of one content, by algorithm.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Digests(Vec<(DigestAlgo, String)>);
+
+impl Digests {
+    pub fn get(&self, a: DigestAlgo) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(x, _)| *x == a)
+            .map(|(_, h)| h.as_str())
+    }
+}
+
+/// One path of the image as it is.
+#[derive(Debug, Clone)]
+pub struct Observed {
+    pub kind: Kind,
+    /// st_mode: type bits and permissions.
+    pub mode: u32,
+    pub size: u64,
+    pub link: Option<String>,
+    /// Owner and group names when knowable (tar header names, else the image's own
+    /// `etc/passwd` / `etc/group`; uid/gid 0 is `root`).
+    pub user: Option<String>,
+    pub group: Option<String>,
+    pub digests: Digests,
+    pub unreadable: bool,
+}
+
+/// Streams `r` through every algorithm in `need`, in 256 KiB chunks.
+pub fn hash_stream(mut r: impl Read, need: Need) -> std::io::Result<(Digests, u64)> {
+    let n = need.0;
+    let on = |a| n & Need::algo_bit(a) != 0;
+    let md5 = on(DigestAlgo::Md5).then(|| AnyHasher::Md5(Md5::new()));
+    let s1 = on(DigestAlgo::Sha1).then(|| AnyHasher::Sha1(Sha1::new()));
+    let s224 = on(DigestAlgo::Sha224).then(|| AnyHasher::Sha224(Sha224::new()));
+    let s256 = on(DigestAlgo::Sha256).then(|| AnyHasher::Sha256(Sha256::new()));
+    let s384 = on(DigestAlgo::Sha384).then(|| AnyHasher::Sha384(Sha384::new()));
+    let s512 = on(DigestAlgo::Sha512).then(|| AnyHasher::Sha512(Sha512::new()));
+    // One buffer per thread: most files are small, and allocating (and zeroing) 256 KiB
+    // per file cost more than hashing them.
+    thread_local! {
+        static BUF: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0u8; 256 * 1024]);
+    }
+    BUF.with(|b| {
+        hash_with(
+            &mut r,
+            &mut b.borrow_mut(),
+            [md5, s1, s224, s256, s384, s512],
+        )
+    })
+}
+
+type Hashers = [Option<AnyHasher>; 6];
+
+enum AnyHasher {
+    Md5(Md5),
+    Sha1(Sha1),
+    Sha224(Sha224),
+    Sha256(Sha256),
+    Sha384(Sha384),
+    Sha512(Sha512),
+}
+
+impl AnyHasher {
+    fn update(&mut self, b: &[u8]) {
+        match self {
+            AnyHasher::Md5(h) => h.update(b),
+            AnyHasher::Sha1(h) => h.update(b),
+            AnyHasher::Sha224(h) => h.update(b),
+            AnyHasher::Sha256(h) => h.update(b),
+            AnyHasher::Sha384(h) => h.update(b),
+            AnyHasher::Sha512(h) => h.update(b),
+        }
+    }
+    fn finish(self) -> (DigestAlgo, String) {
+        match self {
+            AnyHasher::Md5(h) => (DigestAlgo::Md5, hex::encode(h.finalize())),
+            AnyHasher::Sha1(h) => (DigestAlgo::Sha1, hex::encode(h.finalize())),
+            AnyHasher::Sha224(h) => (DigestAlgo::Sha224, hex::encode(h.finalize())),
+            AnyHasher::Sha256(h) => (DigestAlgo::Sha256, hex::encode(h.finalize())),
+            AnyHasher::Sha384(h) => (DigestAlgo::Sha384, hex::encode(h.finalize())),
+            AnyHasher::Sha512(h) => (DigestAlgo::Sha512, hex::encode(h.finalize())),
+        }
+    }
+}
+
+fn hash_with(
+    r: &mut impl Read,
+    buf: &mut [u8],
+    mut hs: Hashers,
+) -> std::io::Result<(Digests, u64)> {
+    let mut total = 0u64;
+    loop {
+        let k = match r.read(buf) {
+            Ok(0) => break,
+            Ok(k) => k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        total += k as u64;
+        for h in hs.iter_mut().flatten() {
+            h.update(&buf[..k]);
+        }
+    }
+    let d = hs.into_iter().flatten().map(AnyHasher::finish).collect();
+    Ok((Digests(d), total))
+}
+
+/// uid -> name and gid -> name from the image's own `etc/passwd` and `etc/group`.
+#[derive(Debug, Default)]
+pub struct Names {
+    users: HashMap<u64, String>,
+    groups: HashMap<u64, String>,
+}
+
+impl Names {
+    pub fn parse(passwd: &str, group: &str) -> Names {
+        let table = |text: &str| {
+            text.lines()
+                .filter_map(|l| {
+                    let mut it = l.split(':');
+                    let name = it.next()?;
+                    let id = it.nth(1)?.parse().ok()?;
+                    Some((id, name.to_owned()))
+                })
+                .collect::<HashMap<u64, String>>()
+        };
+        Names {
+            users: table(passwd),
+            groups: table(group),
+        }
+    }
+    fn user(&self, uid: u64) -> Option<String> {
+        self.users
+            .get(&uid)
+            .cloned()
+            .or_else(|| (uid == 0).then(|| "root".to_owned()))
+    }
+    fn group(&self, gid: u64) -> Option<String> {
+        self.groups
+            .get(&gid)
+            .cloned()
+            .or_else(|| (gid == 0).then(|| "root".to_owned()))
+    }
+}
+
+fn read_small(root: &Path, rel: &str) -> String {
+    let p = root.join(rel);
+    match std::fs::symlink_metadata(&p) {
+        Ok(m) if m.is_file() && m.len() < (16 << 20) => std::fs::read(&p)
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default(),
+        _ => String::new(),
+    }
+}
+
+type Stats = (u64, u64);
+
+/// Walks a root directory (never following symlinks) and hashes what `need` asks for.
+pub fn observe_root(
+    root: &Path,
+    need: &(dyn Fn(&str) -> Need + Sync),
+) -> Result<(HashMap<String, Observed>, Stats), DriftError> {
+    use std::os::unix::fs::MetadataExt;
+    let names = Names::parse(
+        &read_small(root, "etc/passwd"),
+        &read_small(root, "etc/group"),
+    );
+    let mut paths = Vec::new();
+    for e in walkdir::WalkDir::new(root).follow_links(false).min_depth(1) {
+        let e = e.map_err(|e| DriftError::Io {
+            path: e
+                .path()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
+            source: e.into(),
+        })?;
+        let rel = e
+            .path()
+            .strip_prefix(root)
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        paths.push(rel);
+    }
+    // Hard links: the first path of an inode hashes it, the others wait for its result.
+    let seen: Mutex<HashMap<(u64, u64), usize>> = Mutex::new(HashMap::new());
+    let files = AtomicU64::new(0);
+    let bytes = AtomicU64::new(0);
+    let observed: Vec<(String, Observed, Option<usize>)> = paths
+        .into_par_iter()
+        .enumerate()
+        .map(|(i, rel)| {
+            let p = root.join(&rel);
+            let io = |source| DriftError::Io {
+                path: p.display().to_string(),
+                source,
+            };
+            let m = std::fs::symlink_metadata(&p).map_err(io)?;
+            let ft = m.file_type();
+            use std::os::unix::fs::FileTypeExt;
+            let kind = if ft.is_symlink() {
+                Kind::Symlink
+            } else if ft.is_dir() {
+                Kind::Dir
+            } else if ft.is_file() {
+                Kind::File
+            } else if ft.is_char_device() {
+                Kind::CharDevice
+            } else if ft.is_block_device() {
+                Kind::BlockDevice
+            } else {
+                Kind::Fifo
+            };
+            let mut o = Observed {
+                kind,
+                mode: m.mode() & 0o177777,
+                size: m.len(),
+                link: None,
+                user: names.user(u64::from(m.uid())),
+                group: names.group(u64::from(m.gid())),
+                digests: Digests::default(),
+                unreadable: false,
+            };
+            let mut alias = None;
+            match kind {
+                Kind::Symlink => {
+                    o.link = Some(
+                        std::fs::read_link(&p)
+                            .map_err(io)?
+                            .to_string_lossy()
+                            .into_owned(),
+                    );
+                }
+                Kind::File => {
+                    let n = need(&rel);
+                    if n.0 != 0 {
+                        if m.nlink() > 1 {
+                            let mut s = seen.lock().unwrap_or_else(|e| e.into_inner());
+                            match s.get(&(m.dev(), m.ino())) {
+                                Some(&first) => alias = Some(first),
+                                None => {
+                                    s.insert((m.dev(), m.ino()), i);
+                                }
+                            }
+                        }
+                        if alias.is_none() {
+                            match std::fs::File::open(&p).and_then(|f| hash_stream(f, n)) {
+                                Ok((d, len)) => {
+                                    o.digests = d;
+                                    files.fetch_add(1, Ordering::Relaxed);
+                                    bytes.fetch_add(len, Ordering::Relaxed);
+                                }
+                                Err(_) => o.unreadable = true,
+                            }
+                        }
+                    }
+                }
+                _ => {}
+            }
+            Ok((rel, o, alias))
+        })
+        .collect::<Result<_, DriftError>>()?;
+    // Hard links hash once: the other links take the first link's digests. (Were the
+    // links to need different algorithms, e.g. one owned by an MD5 package and one
+    // unowned, the second would lack its algorithm and show as a digest change.)
+    let digests: Vec<Digests> = observed.iter().map(|(_, o, _)| o.digests.clone()).collect();
+    let map = observed
+        .into_iter()
+        .map(|(rel, mut o, alias)| {
+            if let Some(first) = alias {
+                o.digests = digests[first].clone();
+            }
+            (rel, o)
+        })
+        .collect();
+    Ok((map, (files.into_inner(), bytes.into_inner())))
+}
+
+/// Observes a container image from its tree; content is hashed by streaming each layer
+/// once (layers in parallel), only for the entries the final tree still shows.
+pub fn observe_image(
+    img: &Image,
+    need: &(dyn Fn(&str) -> Need + Sync),
+) -> Result<(HashMap<String, Observed>, Stats), DriftError> {
+    let text = |p: &str| {
+        img.read_file(p, 16 << 20)
+            .ok()
+            .flatten()
+            .map(|(_, b)| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default()
+    };
+    let names = Names::parse(&text("etc/passwd"), &text("etc/group"));
+    let mut wanted: HashMap<ContentRef, Need> = HashMap::new();
+    for (path, n) in &img.tree.nodes {
+        if let (Kind::File, Some(c)) = (n.kind, n.content) {
+            let k = need(path);
+            if k.0 != 0 {
+                wanted.entry(c).or_default().0 |= k.0;
+            }
+        }
+    }
+    let per_layer: Vec<Vec<(u32, Need)>> = (0..img.layers.len())
+        .map(|l| {
+            let mut v: Vec<(u32, Need)> = wanted
+                .iter()
+                .filter(|(c, _)| c.layer as usize == l)
+                .map(|(c, n)| (c.entry, *n))
+                .collect();
+            v.sort_by_key(|(e, _)| *e);
+            v
+        })
+        .collect();
+    let hashed: Vec<Vec<(ContentRef, Digests, u64)>> = per_layer
+        .par_iter()
+        .enumerate()
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(l, v)| {
+            let mut out = Vec::with_capacity(v.len());
+            let mut next = 0;
+            img.stream_layer(l, |info, r| {
+                while next < v.len() && v[next].0 < info.index {
+                    next += 1;
+                }
+                if next < v.len() && v[next].0 == info.index {
+                    let (d, len) = hash_stream(r, v[next].1).map_err(|source| {
+                        crate::image::ImageError::Io {
+                            what: format!("layer {l}: {}", info.path),
+                            source,
+                        }
+                    })?;
+                    out.push((
+                        ContentRef {
+                            layer: l as u32,
+                            entry: info.index,
+                        },
+                        d,
+                        len,
+                    ));
+                }
+                Ok(())
+            })?;
+            Ok(out)
+        })
+        .collect::<Result<_, DriftError>>()?;
+    let mut files = 0;
+    let mut bytes = 0;
+    let mut digests: HashMap<ContentRef, Digests> = HashMap::new();
+    for (c, d, len) in hashed.into_iter().flatten() {
+        files += 1;
+        bytes += len;
+        digests.insert(c, d);
+    }
+    let map = img
+        .tree
+        .nodes
+        .iter()
+        .map(|(path, n)| {
+            let o = Observed {
+                kind: n.kind,
+                mode: n.mode(),
+                size: n.size,
+                link: n.link.clone(),
+                user: if n.uname.is_empty() {
+                    names.user(n.uid)
+                } else {
+                    Some(n.uname.clone())
+                },
+                group: if n.gname.is_empty() {
+                    names.group(n.gid)
+                } else {
+                    Some(n.gname.clone())
+                },
+                digests: n
+                    .content
+                    .and_then(|c| digests.get(&c).cloned())
+                    .unwrap_or_default(),
+                unreadable: false,
+            };
+            (path.clone(), o)
+        })
+        .collect();
+    Ok((map, (files, bytes)))
+}

@@ -1,0 +1,446 @@
+//! Container images as input: an OCI image layout directory, an OCI archive (a tar of a
+//! layout) and a docker-archive (`docker save`), with gzip, zstd or uncompressed layers.
+//!
+//! The layers are applied in memory, in order, to a [`tree::Tree`] (whiteouts, opaque
+//! directories, hard links, symlinks resolved inside the root only); only the few files
+//! the SBOM needs (the RPM database, os-release) are kept as bytes, and any other file's
+//! content can be streamed again from its (layer, entry). Nothing is unpacked to disk.
+//!
+//! Invariants: every blob is checked against its digest while it is read (a mismatch is an
+//! error naming the blob); entry paths with `..` or a leading `/`, entries written through
+//! a symlink that leaves the root, and hard links to nothing are refused; decompressed
+//! bytes are bounded ([`Limits`]); hostile input is an error, never a panic.
+
+pub mod blobs;
+pub mod layer;
+pub mod manifest;
+pub mod tree;
+
+use std::collections::{BTreeSet, HashMap};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+
+use rayon::prelude::*;
+
+use blobs::Store;
+use layer::EntryKind;
+pub use manifest::Platform;
+use manifest::Selected;
+use tree::{ContentRef, Kind, Node, Tree};
+
+/// Bounds on what an image may make us decompress and hold.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Decompressed bytes over all layers (default 16 GiB): a gzip or zstd bomb stops here.
+    pub max_total: u64,
+    /// Size of one tar entry (default 4 GiB).
+    pub max_entry: u64,
+    /// Tar entries in one layer (default 10 million): bounds the in-memory tree.
+    pub max_entries: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_total: 16 << 30,
+            max_entry: 4 << 30,
+            max_entries: 10_000_000,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ImageError {
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: not a container image: {reason}")]
+    NotAnImage { path: String, reason: String },
+    #[error("{what}: invalid JSON: {reason}")]
+    BadJson { what: String, reason: String },
+    #[error("blob {blob} is missing from the image")]
+    MissingBlob { blob: String },
+    #[error("blob {blob}: digest mismatch: the manifest says {expected}, the content is {actual}")]
+    DigestMismatch {
+        blob: String,
+        expected: String,
+        actual: String,
+    },
+    #[error("{path}: {reason}")]
+    Platform { path: String, reason: String },
+    #[error("{what}: refused, larger than the limit of {limit} (see --max-image-bytes/--max-entry-bytes)")]
+    TooLarge { what: String, limit: u64 },
+    #[error("{what}: entry {entry} ({path:?}): refused: {reason}")]
+    Hostile {
+        what: String,
+        entry: u64,
+        path: String,
+        reason: String,
+    },
+    #[error("{what}: entry {entry}: {reason}")]
+    Tar {
+        what: String,
+        entry: u64,
+        reason: String,
+    },
+    #[error("{what}: {reason}")]
+    Unsupported { what: String, reason: String },
+}
+
+/// Which kind of image input a path is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum InputKind {
+    OciLayout,
+    OciArchive,
+    DockerArchive,
+}
+
+/// Tells an image input from a root directory or a database file: a directory with an
+/// `oci-layout` file, or a tar archive (by the `ustar` magic) holding `oci-layout` /
+/// `index.json` (OCI archive) or `manifest.json` (docker-archive). `None`: not an image.
+pub fn detect(path: &Path) -> Option<InputKind> {
+    let meta = std::fs::metadata(path).ok()?;
+    if meta.is_dir() {
+        return path
+            .join("oci-layout")
+            .is_file()
+            .then_some(InputKind::OciLayout);
+    }
+    let mut head = [0u8; 512];
+    let mut f = std::fs::File::open(path).ok()?;
+    f.read_exact(&mut head).ok()?;
+    if &head[257..262] != b"ustar" {
+        return None;
+    }
+    let store = Store::index_tar(path).ok()?;
+    let Store::Tar { members, .. } = &store else {
+        return None;
+    };
+    if members.contains_key("oci-layout") && members.contains_key("index.json") {
+        Some(InputKind::OciArchive)
+    } else if members.contains_key("manifest.json") {
+        Some(InputKind::DockerArchive)
+    } else {
+        None
+    }
+}
+
+/// A symlink in the image whose target climbs above the root: reported, never followed.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct EscapingLink {
+    pub path: String,
+    pub target: String,
+}
+
+/// An opened image: its identity, its layers and the merged tree.
+pub struct Image {
+    pub location: PathBuf,
+    pub kind: InputKind,
+    pub manifest_digest: Option<String>,
+    pub config_digest: String,
+    pub platform: String,
+    /// Layer names (blob digests, or member paths in a docker-archive), bottom first.
+    pub layers: Vec<String>,
+    pub tree: Tree,
+    pub escaping_links: Vec<EscapingLink>,
+    store: Store,
+    selected: Selected,
+    limits: Limits,
+    captured: HashMap<ContentRef, Vec<u8>>,
+}
+
+impl std::fmt::Debug for Image {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Image")
+            .field("location", &self.location)
+            .field("kind", &self.kind)
+            .field("manifest_digest", &self.manifest_digest)
+            .field("config_digest", &self.config_digest)
+            .field("layers", &self.layers)
+            .field("nodes", &self.tree.len())
+            .finish()
+    }
+}
+
+/// Literal paths whose content is kept while the layers are read, so the common case needs
+/// no second pass: the RPM database files and os-release.
+fn wanted(path: &str) -> bool {
+    matches!(path, "etc/os-release" | "usr/lib/os-release")
+        || crate::rpmdb::DB_DIRS.iter().any(|d| {
+            path.strip_prefix(d)
+                .and_then(|r| r.strip_prefix('/'))
+                .is_some_and(|f| matches!(f, "rpmdb.sqlite" | "Packages" | "Packages.db"))
+        })
+}
+
+/// One layer's entries, read in parallel with the other layers, applied in order.
+struct LayerRecords {
+    entries: Vec<layer::EntryInfo>,
+    captured: Vec<(u32, Vec<u8>)>,
+}
+
+impl Image {
+    /// Opens an image input of any of the three kinds and applies its layers.
+    pub fn open(
+        path: &Path,
+        platform: Option<&Platform>,
+        limits: Limits,
+    ) -> Result<Image, ImageError> {
+        let kind = detect(path).ok_or_else(|| ImageError::NotAnImage {
+            path: path.display().to_string(),
+            reason: "neither an OCI layout directory nor an OCI or docker archive".into(),
+        })?;
+        let store = match kind {
+            InputKind::OciLayout => Store::Dir(path.to_path_buf()),
+            _ => Store::index_tar(path)?,
+        };
+        let selected = match kind {
+            InputKind::DockerArchive => manifest::select_docker(&store, platform)?,
+            _ => manifest::select_oci(&store, platform)?,
+        };
+        let budget = Arc::new(AtomicU64::new(limits.max_total));
+        let records: Vec<LayerRecords> = selected
+            .layers
+            .par_iter()
+            .enumerate()
+            .map(|(i, l)| {
+                let mut rec = LayerRecords {
+                    entries: Vec::new(),
+                    captured: Vec::new(),
+                };
+                layer::walk(&store, l, i, &limits, &budget, |info, content| {
+                    if info.kind == EntryKind::Node(Kind::File) && wanted(&info.path) {
+                        let mut v = Vec::with_capacity(info.size.min(1 << 30) as usize);
+                        content
+                            .read_to_end(&mut v)
+                            .map_err(|source| ImageError::Io {
+                                what: format!("layer {i} ({}): {}", l.name, info.path),
+                                source,
+                            })?;
+                        rec.captured.push((info.index, v));
+                    }
+                    rec.entries.push(layer::EntryInfo {
+                        index: info.index,
+                        path: info.path.clone(),
+                        kind: info.kind.clone(),
+                        perm: info.perm,
+                        uid: info.uid,
+                        gid: info.gid,
+                        uname: info.uname.clone(),
+                        gname: info.gname.clone(),
+                        size: info.size,
+                        link: info.link.clone(),
+                    });
+                    Ok(())
+                })?;
+                Ok(rec)
+            })
+            .collect::<Result<_, ImageError>>()?;
+        let mut tree = Tree::default();
+        let mut captured = HashMap::new();
+        for (i, rec) in records.into_iter().enumerate() {
+            let name = &selected.layers[i].name;
+            apply(&mut tree, i as u32, rec.entries, name)?;
+            for (entry, bytes) in rec.captured {
+                captured.insert(
+                    ContentRef {
+                        layer: i as u32,
+                        entry,
+                    },
+                    bytes,
+                );
+            }
+        }
+        // Keep only what the final tree still points to.
+        let live: BTreeSet<ContentRef> = tree.nodes.values().filter_map(|n| n.content).collect();
+        captured.retain(|k, _| live.contains(k));
+        let escaping_links = tree
+            .nodes
+            .iter()
+            .filter(|(_, n)| n.kind == Kind::Symlink)
+            .filter_map(|(p, n)| {
+                let target = n.link.as_deref().unwrap_or("");
+                let (dir, _) = tree::split_parent(p);
+                tree::join_target(dir, target)
+                    .is_none()
+                    .then(|| EscapingLink {
+                        path: p.clone(),
+                        target: target.to_owned(),
+                    })
+            })
+            .collect();
+        Ok(Image {
+            location: path.to_path_buf(),
+            kind,
+            manifest_digest: selected.manifest_digest.as_ref().map(|d| d.to_string()),
+            config_digest: selected.config_digest.to_string(),
+            platform: selected.platform.to_string(),
+            layers: selected.layers.iter().map(|l| l.name.clone()).collect(),
+            tree,
+            escaping_links,
+            store,
+            selected,
+            limits,
+            captured,
+        })
+    }
+
+    /// The content of a regular file, following symlinks inside the root. `Ok(None)` when
+    /// the path does not exist or is not a regular file; reads its layer again when the
+    /// content was not kept in the first pass.
+    pub fn read_file(
+        &self,
+        path: &str,
+        limit: u64,
+    ) -> Result<Option<(String, Vec<u8>)>, ImageError> {
+        let Ok(real) = self.tree.resolve(path, true) else {
+            return Ok(None);
+        };
+        let Some(node) = self.tree.get(&real) else {
+            return Ok(None);
+        };
+        let Some(c) = node.content.filter(|_| node.kind == Kind::File) else {
+            return Ok(None);
+        };
+        if node.size > limit {
+            return Err(ImageError::TooLarge {
+                what: format!("/{real}"),
+                limit,
+            });
+        }
+        if let Some(b) = self.captured.get(&c) {
+            return Ok(Some((real, b.clone())));
+        }
+        let mut out = None;
+        self.stream_layer(c.layer as usize, |info, r| {
+            if info.index == c.entry {
+                let mut v = Vec::new();
+                r.read_to_end(&mut v).map_err(|source| ImageError::Io {
+                    what: format!("/{real}"),
+                    source,
+                })?;
+                out = Some(v);
+            }
+            Ok(())
+        })?;
+        Ok(out.map(|v| (real, v)))
+    }
+
+    /// Streams one layer again (checking its digest again), for content the tree points to.
+    pub fn stream_layer(
+        &self,
+        idx: usize,
+        visit: impl FnMut(&layer::EntryInfo, &mut dyn Read) -> Result<(), ImageError>,
+    ) -> Result<(), ImageError> {
+        let budget = Arc::new(AtomicU64::new(self.limits.max_total));
+        layer::walk(
+            &self.store,
+            &self.selected.layers[idx],
+            idx,
+            &self.limits,
+            &budget,
+            visit,
+        )
+    }
+}
+
+/// Applies one layer's entries to the tree, in entry order.
+fn apply(
+    tree: &mut Tree,
+    layer: u32,
+    entries: Vec<layer::EntryInfo>,
+    name: &str,
+) -> Result<(), ImageError> {
+    let what = format!("layer {layer} ({name})");
+    // Tar streams list a directory's entries together: remember the last parent resolved.
+    let mut last: Option<(String, String)> = None;
+    for e in entries {
+        let hostile = |reason: String| ImageError::Hostile {
+            what: what.clone(),
+            entry: u64::from(e.index),
+            path: e.path.clone(),
+            reason,
+        };
+        if e.kind == EntryKind::Opaque && e.path.is_empty() {
+            tree.remove_children("", Some(layer));
+            last = None;
+            continue;
+        }
+        if e.path.is_empty() || e.kind == EntryKind::Skip {
+            continue;
+        }
+        let (dir, base) = tree::split_parent(&e.path);
+        let parent = match &last {
+            Some((raw, real)) if raw == dir => real.clone(),
+            _ => {
+                let real = tree
+                    .resolve(dir, true)
+                    .map_err(|r| hostile(r.to_string()))?;
+                last = Some((dir.to_owned(), real.clone()));
+                real
+            }
+        };
+        let path = if parent.is_empty() {
+            base.to_owned()
+        } else {
+            format!("{parent}/{base}")
+        };
+        match e.kind {
+            EntryKind::Skip => {}
+            EntryKind::Whiteout => {
+                tree.remove_lower(&path, layer);
+                last = None;
+            }
+            EntryKind::Opaque => {
+                let d = tree
+                    .resolve(&path, true)
+                    .map_err(|r| hostile(r.to_string()))?;
+                tree.remove_children(&d, Some(layer));
+                last = None;
+            }
+            EntryKind::HardLink(ref target) => {
+                let t = tree
+                    .resolve(target, false)
+                    .map_err(|r| hostile(r.to_string()))?;
+                let Some(src) = tree.get(&t).filter(|n| n.kind == Kind::File).cloned() else {
+                    return Err(hostile(format!(
+                        "hard link to {target:?}, which is not a regular file in the image"
+                    )));
+                };
+                let node = Node { layer, ..src };
+                tree.insert(path, node)
+                    .map_err(|r| hostile(r.to_string()))?;
+                last = None;
+            }
+            EntryKind::Node(kind) => {
+                let node = Node {
+                    kind,
+                    perm: e.perm,
+                    uid: e.uid,
+                    gid: e.gid,
+                    uname: e.uname,
+                    gname: e.gname,
+                    size: if kind == Kind::File { e.size } else { 0 },
+                    link: e.link,
+                    content: (kind == Kind::File).then_some(ContentRef {
+                        layer,
+                        entry: e.index,
+                    }),
+                    layer,
+                };
+                if kind != Kind::Dir || tree.get(&path).is_some_and(|n| n.kind != Kind::Dir) {
+                    last = None;
+                }
+                tree.insert(path, node)
+                    .map_err(|r| hostile(r.to_string()))?;
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,320 @@
+//! The merged file tree of an image, in memory: every path the layers leave behind, with
+//! its type, mode, owner, size, link target and where its content lives (layer, entry
+//! index), so content can be streamed again later without anything being unpacked.
+//!
+//! Invariants: keys are normalized relative paths (`usr/bin/bash`: no leading `/`, no `.`
+//! or `..` component, no empty component); every ancestor of a key is a directory node;
+//! resolving a path never leaves the root (a symlink that climbs above it is an error,
+//! never clamped silently and never followed out).
+
+use std::collections::BTreeMap;
+
+/// What kind of file system object a node is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Kind {
+    File,
+    Dir,
+    Symlink,
+    CharDevice,
+    BlockDevice,
+    Fifo,
+}
+
+impl Kind {
+    /// The S_IFMT bits of this kind, as rpm stores them in FILEMODES.
+    pub fn mode_bits(self) -> u32 {
+        match self {
+            Kind::File => 0o100000,
+            Kind::Dir => 0o040000,
+            Kind::Symlink => 0o120000,
+            Kind::CharDevice => 0o020000,
+            Kind::BlockDevice => 0o060000,
+            Kind::Fifo => 0o010000,
+        }
+    }
+}
+
+/// Where a regular file's bytes are: the `entry`-th tar entry of layer `layer`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ContentRef {
+    pub layer: u32,
+    pub entry: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Node {
+    pub kind: Kind,
+    /// Permission bits only (`0o7777`).
+    pub perm: u32,
+    pub uid: u64,
+    pub gid: u64,
+    /// Owner names from the tar header, empty when the header has none.
+    pub uname: String,
+    pub gname: String,
+    pub size: u64,
+    /// Symlink target, verbatim.
+    pub link: Option<String>,
+    /// Regular files only. Hard links share the `ContentRef` of the file they link to.
+    pub content: Option<ContentRef>,
+    /// The layer that last wrote this node (whiteouts only hide lower layers).
+    pub layer: u32,
+}
+
+impl Node {
+    pub fn implicit_dir(layer: u32) -> Self {
+        Node {
+            kind: Kind::Dir,
+            perm: 0o755,
+            uid: 0,
+            gid: 0,
+            uname: String::new(),
+            gname: String::new(),
+            size: 0,
+            link: None,
+            content: None,
+            layer,
+        }
+    }
+
+    /// `st_mode`: type bits and permissions.
+    pub fn mode(&self) -> u32 {
+        self.kind.mode_bits() | self.perm
+    }
+}
+
+/// Why a path could not be resolved inside the root.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ResolveError {
+    #[error("symlink {link} -> {target} climbs above the image root")]
+    Escapes { link: String, target: String },
+    #[error("too many levels of symbolic links at {0}")]
+    Loop(String),
+    #[error("{0} is not a directory")]
+    NotDir(String),
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct Tree {
+    pub nodes: BTreeMap<String, Node>,
+}
+
+/// Splits `target` (a symlink target found at `dir`) into normalized components relative
+/// to the root. An absolute target starts at the image root. `None` when `..` climbs
+/// above the root.
+pub fn join_target(dir: &str, target: &str) -> Option<Vec<String>> {
+    let mut parts: Vec<String> = if target.starts_with('/') || dir.is_empty() {
+        Vec::new()
+    } else {
+        dir.split('/').map(str::to_owned).collect()
+    };
+    for c in target.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                parts.pop()?;
+            }
+            _ => parts.push(c.to_owned()),
+        }
+    }
+    Some(parts)
+}
+
+/// `a/b/c` -> (`a/b`, `c`); a top-level name has the parent `""` (the root).
+pub fn split_parent(path: &str) -> (&str, &str) {
+    match path.rfind('/') {
+        Some(i) => (&path[..i], &path[i + 1..]),
+        None => ("", path),
+    }
+}
+
+impl Tree {
+    pub fn get(&self, path: &str) -> Option<&Node> {
+        self.nodes.get(path)
+    }
+
+    /// Resolves `path` inside the root, following symlinks in every component (and in the
+    /// last one when `follow_last`). Missing components are kept as they are, so the
+    /// result names where a new entry would go.
+    pub fn resolve(&self, path: &str, follow_last: bool) -> Result<String, ResolveError> {
+        // A stack of components still to walk, the next one on top; `..` pops from the
+        // resolved prefix, exactly as the kernel walks a path, except that climbing above
+        // the root is an error instead of staying at `/`.
+        let mut todo: Vec<String> = path
+            .split('/')
+            .filter(|c| !c.is_empty() && *c != ".")
+            .map(str::to_owned)
+            .rev()
+            .collect();
+        let mut done: Vec<String> = Vec::new();
+        let mut hops = 0;
+        let mut via: Option<(String, String)> = None;
+        while let Some(c) = todo.pop() {
+            if c == ".." {
+                if done.pop().is_none() {
+                    let (link, target) = via.unwrap_or_else(|| (path.to_owned(), path.to_owned()));
+                    return Err(ResolveError::Escapes { link, target });
+                }
+                continue;
+            }
+            done.push(c);
+            let cur = done.join("/");
+            let last = todo.is_empty();
+            match self.nodes.get(&cur) {
+                Some(n) if n.kind == Kind::Symlink && (!last || follow_last) => {
+                    hops += 1;
+                    if hops > 40 {
+                        return Err(ResolveError::Loop(cur));
+                    }
+                    let target = n.link.clone().unwrap_or_default();
+                    done.pop();
+                    if target.starts_with('/') {
+                        done.clear();
+                    }
+                    todo.extend(
+                        target
+                            .split('/')
+                            .filter(|c| !c.is_empty() && *c != ".")
+                            .rev()
+                            .map(str::to_owned),
+                    );
+                    via = Some((cur, target));
+                }
+                Some(n) if n.kind != Kind::Dir && !last => {
+                    return Err(ResolveError::NotDir(cur));
+                }
+                _ => {}
+            }
+        }
+        Ok(done.join("/"))
+    }
+
+    /// Removes `path` and everything below it that a layer lower than `layer` wrote.
+    pub fn remove_lower(&mut self, path: &str, layer: u32) {
+        if self.nodes.get(path).is_some_and(|n| n.layer < layer) {
+            self.nodes.remove(path);
+        }
+        self.remove_children(path, Some(layer));
+    }
+
+    /// Removes the descendants of `dir` (all of them, or those below `layer`).
+    pub fn remove_children(&mut self, dir: &str, below: Option<u32>) {
+        let prefix = if dir.is_empty() {
+            String::new()
+        } else {
+            format!("{dir}/")
+        };
+        let keys: Vec<String> = self
+            .nodes
+            .range(prefix.clone()..)
+            .take_while(|(k, _)| k.starts_with(&prefix))
+            .filter(|(_, n)| below.is_none_or(|l| n.layer < l))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in keys {
+            self.nodes.remove(&k);
+        }
+    }
+
+    /// Makes sure every ancestor of `path` exists as a directory (tar streams may omit them).
+    pub fn ensure_parents(&mut self, path: &str, layer: u32) -> Result<(), ResolveError> {
+        let mut end = 0;
+        while let Some(i) = path[end..].find('/') {
+            let dir = &path[..end + i];
+            match self.nodes.get(dir) {
+                Some(n) if n.kind == Kind::Dir => {}
+                Some(_) => return Err(ResolveError::NotDir(dir.to_owned())),
+                None => {
+                    self.nodes.insert(dir.to_owned(), Node::implicit_dir(layer));
+                }
+            }
+            end += i + 1;
+        }
+        Ok(())
+    }
+
+    /// Inserts a node, replacing what was there: a non-directory (or a directory over a
+    /// non-directory) replaces the whole subtree; a directory over a directory keeps the
+    /// children and takes the new metadata, as layer application does.
+    pub fn insert(&mut self, path: String, node: Node) -> Result<(), ResolveError> {
+        self.ensure_parents(&path, node.layer)?;
+        let keep_children =
+            node.kind == Kind::Dir && self.nodes.get(&path).is_some_and(|n| n.kind == Kind::Dir);
+        if !keep_children {
+            self.remove_children(&path, None);
+        }
+        self.nodes.insert(path, node);
+        Ok(())
+    }
+
+    /// Regular-file and symlink count, for summaries.
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn link(t: &mut Tree, p: &str, target: &str) {
+        let mut n = Node::implicit_dir(0);
+        n.kind = Kind::Symlink;
+        n.link = Some(target.into());
+        t.insert(p.into(), n).unwrap();
+    }
+
+    #[test]
+    fn resolves_inside_the_root_only() {
+        let mut t = Tree::default();
+        t.insert("usr/lib".into(), Node::implicit_dir(0)).unwrap();
+        link(&mut t, "etc/os-release", "../usr/lib/os-release");
+        link(&mut t, "lib", "usr/lib");
+        link(&mut t, "abs", "/usr/lib");
+        link(&mut t, "up", "../../etc");
+        link(&mut t, "a", "b");
+        link(&mut t, "b", "a");
+        assert_eq!(
+            t.resolve("etc/os-release", true).unwrap(),
+            "usr/lib/os-release"
+        );
+        assert_eq!(
+            t.resolve("etc/os-release", false).unwrap(),
+            "etc/os-release"
+        );
+        assert_eq!(t.resolve("lib/x", false).unwrap(), "usr/lib/x");
+        assert_eq!(t.resolve("abs/x", false).unwrap(), "usr/lib/x");
+        assert!(matches!(
+            t.resolve("up/passwd", false),
+            Err(ResolveError::Escapes { .. })
+        ));
+        assert!(matches!(
+            t.resolve("a/x", false),
+            Err(ResolveError::Loop(_))
+        ));
+        assert_eq!(
+            join_target("usr/bin", "../lib"),
+            Some(vec!["usr".into(), "lib".into()])
+        );
+        assert_eq!(join_target("", "../x"), None);
+    }
+
+    #[test]
+    fn whiteouts_hide_lower_layers_only() {
+        let mut t = Tree::default();
+        let mut f = Node::implicit_dir(0);
+        f.kind = Kind::File;
+        t.insert("d/a".into(), f.clone()).unwrap();
+        let mut g = f.clone();
+        g.layer = 1;
+        t.insert("d/b".into(), g).unwrap();
+        t.remove_children("d", Some(1));
+        assert!(t.get("d/a").is_none());
+        assert!(t.get("d/b").is_some());
+        assert!(t.get("d").is_some());
+    }
+}
