@@ -4,4 +4,8 @@
 pub use attest;
 
 pub mod cli;
+pub mod image;
+pub mod policy;
+pub mod report;
+pub mod rpmsig;
 pub mod sigstore;

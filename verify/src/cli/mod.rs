@@ -6,6 +6,7 @@
 
 use clap::{Parser, Subcommand};
 
+pub mod image;
 pub mod verify_bundle;
 
 /// Verify Fedora-based images and their attestations, offline.
@@ -20,6 +21,10 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Verify an image root: RPM header signatures and digests, package and license policy.
+    ///
+    /// Exit status: 0 trusted, 1 not trusted, 2 usage or input error.
+    Image(image::ImageArgs),
     /// Verify a Sigstore bundle (*.sigstore.json) offline against a trusted root.
     ///
     /// Exit status: 0 verified, 1 not verified, 2 usage or input error.
@@ -52,6 +57,7 @@ impl Outcome {
 /// Run a parsed command line. Reports go to stdout, errors to stderr.
 pub fn run(cli: Cli) -> Outcome {
     match cli.command {
+        Command::Image(args) => image::run(&args),
         Command::VerifyBundle(args) => verify_bundle::run(&args),
     }
 }

@@ -86,3 +86,23 @@ pub fn cases(realdata: &Path) -> Vec<Case> {
         })
         .collect()
 }
+
+/// `../../shared/realdata` for the RPM tests (keys and databases), if present.
+///
+/// Same rule as [`realdata`]: prints "SKIPPED" when absent, fails under `CI=true`.
+pub fn realdata_rpm() -> Option<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/realdata");
+    if dir.join("keys").is_dir() && dir.join("rpmdb").is_dir() {
+        return Some(dir);
+    }
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("{} not present, and CI=true", dir.display());
+    }
+    println!("SKIPPED: ../shared/realdata (keys, rpmdb) not present");
+    None
+}
+
+/// The project's committed sample image (`testdata/sample`).
+pub fn sample_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/sample")
+}

@@ -1,0 +1,261 @@
+//! Verifying an image root: runs every check the policy asks for and collects
+//! their findings into one [`Report`].
+//!
+//! Checks so far (ids are stable, see `docs/verify.md`):
+//! - `rpm.database`: the RPM database was found and read (one finding for the image);
+//! - `rpm.signature`: each package's header signature by a trusted key;
+//! - `rpm.header-digest`: each package's SHA256HEADER against its signed bytes;
+//! - `policy.package`: package names against `[packages] allowed/forbidden` (when set);
+//! - `policy.license`: package licenses against `[licenses] allowed` (when set).
+//!
+//! Fail closed: a database that cannot be read is an `error` finding and the image
+//! is not trusted; a header that does not parse is an `error` finding for that row.
+//! Only the caller's own inputs (the root path, policy, keys) are errors of this
+//! function, so that the command line can tell usage errors (exit 2) from an image
+//! that does not verify (exit 1).
+
+use std::path::{Path, PathBuf};
+
+use crate::policy::Policy;
+use crate::report::{Finding, KeyInfo, Report, Status, Subject, SubjectKind};
+use crate::rpmsig::{self, HeaderVerdict, IssueKind, KeyMaterial, Keyring, KeyringError};
+
+/// Problems with the caller's inputs (not with the image).
+#[derive(Debug, thiserror::Error)]
+pub enum ImageError {
+    #[error("{0}: neither a directory (an image's root filesystem) nor an RPM database file")]
+    NotADirectory(PathBuf),
+    #[error(transparent)]
+    Keyring(#[from] KeyringError),
+    #[error("no trusted RPM keys: give --keyring FILE or [keys] rpm = [...] in the policy")]
+    NoKeys,
+}
+
+/// Everything `verify image` needs besides the root.
+pub struct ImageRequest<'a> {
+    pub root: &'a Path,
+    pub policy: &'a Policy,
+    /// Shown in the report.
+    pub policy_path: Option<&'a Path>,
+    /// Extra key files (from `--keyring`), added to the policy's `[keys] rpm`.
+    pub extra_keys: &'a [PathBuf],
+}
+
+/// Called with the number of headers once they are read, then once per header checked.
+pub trait Progress: Sync {
+    fn start(&self, total: usize);
+    fn tick(&self);
+    fn finish(&self);
+}
+
+/// No progress display.
+pub struct NoProgress;
+impl Progress for NoProgress {
+    fn start(&self, _: usize) {}
+    fn tick(&self) {}
+    fn finish(&self) {}
+}
+
+const SIG: &str = "rpm.signature";
+const DIGEST: &str = "rpm.header-digest";
+
+/// Loads the keyring the request names (policy keys first, then `--keyring`).
+pub fn load_keyring(req: &ImageRequest) -> Result<(Keyring, Vec<KeyInfo>), ImageError> {
+    let files: Vec<&PathBuf> = req.policy.keys.rpm.iter().chain(req.extra_keys).collect();
+    if files.is_empty() {
+        return Err(ImageError::NoKeys);
+    }
+    let ring = Keyring::from_files(&files)?;
+    let infos = ring
+        .keys()
+        .iter()
+        .map(|k| KeyInfo {
+            role: "rpm".into(),
+            fingerprint: k.fingerprint_hex(),
+            user_id: k.user_id.clone(),
+            algorithm: match &k.material {
+                KeyMaterial::Rsa { bits, .. } => format!("RSA-{bits}"),
+                KeyMaterial::Ed25519(_) => "Ed25519".into(),
+                KeyMaterial::Unsupported(why) => format!("unsupported: {why}"),
+            },
+            source: k.source.display().to_string(),
+        })
+        .collect();
+    Ok((ring, infos))
+}
+
+/// Verifies an image root.
+pub fn verify_image(req: &ImageRequest, progress: &dyn Progress) -> Result<Report, ImageError> {
+    // A bare database file is accepted too (an auditor's copy of an image's rpmdb).
+    let bare_db = req.root.is_file();
+    if !bare_db && !req.root.is_dir() {
+        return Err(ImageError::NotADirectory(req.root.to_path_buf()));
+    }
+    let (ring, keys) = load_keyring(req)?;
+    let image = req.root.display().to_string();
+    let policy_name = req.policy_path.map(|p| p.display().to_string());
+    let image_subject = Subject {
+        kind: SubjectKind::Image,
+        name: image.clone(),
+    };
+    let read = if bare_db {
+        rpmsig::read_db_file(req.root)
+    } else {
+        rpmsig::read_root(req.root)
+    };
+    let (src, raws) = match read {
+        Ok(x) => x,
+        Err(e) => {
+            let f = Finding::new(
+                "rpm.database",
+                image_subject,
+                Status::Error,
+                "unreadable-database",
+                e.to_string(),
+            );
+            return Ok(Report::new(image, None, policy_name, keys, 0, vec![f]));
+        }
+    };
+    let rel = if bare_db {
+        src.path.display().to_string()
+    } else {
+        src.path
+            .strip_prefix(req.root)
+            .unwrap_or(&src.path)
+            .display()
+            .to_string()
+    };
+    let mut findings = vec![Finding::new(
+        "rpm.database",
+        image_subject,
+        Status::Pass,
+        "read",
+        format!("{} database, {} headers", src.format.name(), raws.len()),
+    )];
+    progress.start(raws.len());
+    let verdicts = rpmsig::verify_headers(&raws, &ring, &|| progress.tick());
+    progress.finish();
+    drop(raws);
+    let packages = verdicts.iter().filter(|v| !v.is_key).count();
+    for v in &verdicts {
+        if !v.is_key {
+            package_findings(v, req.policy, &mut findings);
+        }
+    }
+    Ok(Report::new(
+        image,
+        Some(rel),
+        policy_name,
+        keys,
+        packages,
+        findings,
+    ))
+}
+
+fn package_findings(v: &HeaderVerdict, policy: &Policy, out: &mut Vec<Finding>) {
+    let subject = Subject {
+        kind: SubjectKind::Package,
+        name: v.subject(),
+    };
+    let f = |check: &str, status, kind: &str, reason: String| {
+        Finding::new(check, subject.clone(), status, kind, reason)
+    };
+
+    // A header that does not parse can say nothing else: one error, fail closed.
+    if let Some(i) = v
+        .issues
+        .iter()
+        .find(|i| i.kind == IssueKind::MalformedHeader)
+    {
+        out.push(f(
+            SIG,
+            Status::Error,
+            i.kind.id(),
+            format!("rpmdb row {}: {}", v.row, i.reason),
+        ));
+        return;
+    }
+    let mut sig_problems = 0;
+    for i in &v.issues {
+        let reason = match i.tag {
+            Some(t) => format!("{t}: {}", i.reason),
+            None => i.reason.clone(),
+        };
+        match i.kind {
+            IssueKind::DigestMismatch => out.push(f(DIGEST, Status::Fail, i.kind.id(), reason)),
+            IssueKind::Unsigned if !policy.packages.require_signed => {
+                out.push(f(
+                    SIG,
+                    Status::Pass,
+                    "unsigned-allowed",
+                    "unsigned; allowed by packages.require_signed = false".into(),
+                ));
+                sig_problems += 1;
+            }
+            k => {
+                out.push(f(SIG, Status::Fail, k.id(), reason));
+                sig_problems += 1;
+            }
+        }
+    }
+    if sig_problems == 0 {
+        let what: Vec<String> = v
+            .good
+            .iter()
+            .map(|g| {
+                format!(
+                    "{} {} by {} ({})",
+                    g.tag, g.algorithm, g.key_fingerprint, g.user_id
+                )
+            })
+            .collect();
+        let mut reason = what.join("; ");
+        for n in &v.notes {
+            reason.push_str("; note: ");
+            reason.push_str(n);
+        }
+        out.push(f(SIG, Status::Pass, "verified", reason));
+    }
+    if !v.issues.iter().any(|i| i.kind == IssueKind::DigestMismatch) {
+        let reason = if v.digest_checked {
+            "SHA256HEADER matches the signed header"
+        } else {
+            "no SHA256HEADER (rpm before 4.14); the header signature alone covers the header"
+        };
+        out.push(f(
+            DIGEST,
+            Status::Pass,
+            if v.digest_checked { "match" } else { "absent" },
+            reason.into(),
+        ));
+    }
+    if !policy.packages.allowed.is_empty() || !policy.packages.forbidden.is_empty() {
+        let name = v.name.as_deref().unwrap_or_default();
+        match policy.package_refused(name) {
+            Some(why) => out.push(f("policy.package", Status::Fail, "forbidden-package", why)),
+            None => out.push(f(
+                "policy.package",
+                Status::Pass,
+                "allowed",
+                "allowed by policy".into(),
+            )),
+        }
+    }
+    if policy.licenses.allowed.is_some() {
+        let license = v.license.as_deref().unwrap_or_default();
+        match policy.license_refused(license) {
+            Some(why) => out.push(f(
+                "policy.license",
+                Status::Fail,
+                "license-not-allowed",
+                why,
+            )),
+            None => out.push(f(
+                "policy.license",
+                Status::Pass,
+                "allowed",
+                format!("{license} allowed"),
+            )),
+        }
+    }
+}
