@@ -194,7 +194,7 @@ impl<'a> Header<'a> {
             }
             let len = match ty.fixed_size() {
                 Some(size) => {
-                    if offset % size.max(1) != 0 {
+                    if !offset.is_multiple_of(size.max(1)) {
                         return Err(bad("data misaligned for its type"));
                     }
                     let len = size

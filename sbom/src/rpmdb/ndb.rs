@@ -110,7 +110,7 @@ fn parse(path: &Path, data: &[u8]) -> Result<Vec<RawHeader>, DbError> {
         ));
     }
     // rpm refuses a file that is not a whole number of blocks: it is a torn write.
-    if data.len() % BLK_SIZE != 0 {
+    if !data.len().is_multiple_of(BLK_SIZE) {
         return Err(err(
             data.len(),
             format!(
@@ -324,7 +324,7 @@ mod tests {
             rec.extend_from_slice(&1234u32.to_le_bytes());
             rec.extend_from_slice(&(b.len() as u32).to_le_bytes());
             rec.extend_from_slice(b);
-            while (rec.len() + BLOB_TAIL_SIZE) % BLK_SIZE != 0 {
+            while !(rec.len() + BLOB_TAIL_SIZE).is_multiple_of(BLK_SIZE) {
                 rec.push(0);
             }
             let adl = adler32(&rec);
