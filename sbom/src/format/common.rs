@@ -540,26 +540,11 @@ pub fn signature_summary(s: &HeaderSignature) -> String {
         crate::package::SignatureTag::Dsaheader => "DSAHEADER",
         crate::package::SignatureTag::Openpgp => "OPENPGP",
     };
-    let pk: Cow<str> = match s.pubkey_algo {
-        1 => "RSA".into(),
-        17 => "DSA".into(),
-        19 => "ECDSA".into(),
-        22 => "EdDSA".into(),
-        27 => "Ed25519".into(),
-        28 => "Ed448".into(),
-        n => format!("pk{n}").into(),
-    };
-    let h: Cow<str> = match s.hash_algo {
-        1 => "MD5".into(),
-        2 => "SHA1".into(),
-        8 => "SHA256".into(),
-        9 => "SHA384".into(),
-        10 => "SHA512".into(),
-        11 => "SHA224".into(),
-        12 => "SHA3-256".into(),
-        14 => "SHA3-512".into(),
-        n => format!("hash{n}").into(),
-    };
+    use crate::rpm::pgpsig::{hash_algo_name, pubkey_algo_name};
+    let pk: Cow<str> = pubkey_algo_name(s.pubkey_algo)
+        .map_or_else(|| format!("pk{}", s.pubkey_algo).into(), Cow::from);
+    let h: Cow<str> = hash_algo_name(s.hash_algo)
+        .map_or_else(|| format!("hash{}", s.hash_algo).into(), Cow::from);
     let mut out = format!("{tag} v{} {pk}/{h}", s.version);
     if let Some(k) = &s.key_id {
         let _ = write!(out, " key_id={k}");

@@ -32,6 +32,35 @@ pub struct SignaturePacket<'a> {
     pub material: &'a [u8],
 }
 
+/// RFC 9580 public-key algorithm name, `None` for ids we do not name.
+pub fn pubkey_algo_name(id: u8) -> Option<&'static str> {
+    Some(match id {
+        1..=3 => "RSA",
+        17 => "DSA",
+        19 => "ECDSA",
+        22 => "EdDSA",
+        27 => "Ed25519",
+        28 => "Ed448",
+        _ => return None,
+    })
+}
+
+/// RFC 9580 hash algorithm name, `None` for ids we do not name.
+pub fn hash_algo_name(id: u8) -> Option<&'static str> {
+    Some(match id {
+        1 => "MD5",
+        2 => "SHA1",
+        3 => "RIPEMD160",
+        8 => "SHA256",
+        9 => "SHA384",
+        10 => "SHA512",
+        11 => "SHA224",
+        12 => "SHA3-256",
+        14 => "SHA3-512",
+        _ => return None,
+    })
+}
+
 struct Reader<'a> {
     b: &'a [u8],
     pos: usize,

@@ -44,30 +44,13 @@ impl SigTag {
 }
 
 pub fn hash_name(id: u8) -> String {
-    match id {
-        1 => "MD5".into(),
-        2 => "SHA1".into(),
-        3 => "RIPEMD160".into(),
-        8 => "SHA256".into(),
-        9 => "SHA384".into(),
-        10 => "SHA512".into(),
-        11 => "SHA224".into(),
-        12 => "SHA3-256".into(),
-        14 => "SHA3-512".into(),
-        other => format!("hash algorithm {other}"),
-    }
+    sbom::rpm::pgpsig::hash_algo_name(id)
+        .map_or_else(|| format!("hash algorithm {id}"), str::to_owned)
 }
 
 pub fn pubkey_name(id: u8) -> String {
-    match id {
-        ALGO_RSA | 2 | ALGO_RSA_SIGN => "RSA".into(),
-        17 => "DSA".into(),
-        19 => "ECDSA".into(),
-        ALGO_EDDSA_LEGACY => "EdDSA".into(),
-        ALGO_ED25519 => "Ed25519".into(),
-        28 => "Ed448".into(),
-        other => format!("public-key algorithm {other}"),
-    }
+    sbom::rpm::pgpsig::pubkey_algo_name(id)
+        .map_or_else(|| format!("public-key algorithm {id}"), str::to_owned)
 }
 
 /// The hashes we accept for header signatures. SHA-1 and the rest are refused:
