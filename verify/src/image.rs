@@ -29,6 +29,8 @@ pub enum ImageError {
     Keyring(#[from] KeyringError),
     #[error("no trusted RPM keys: give --keyring FILE or [keys] rpm = [...] in the policy")]
     NoKeys,
+    #[error("{0}: --verify-files needs the image's root filesystem, not a bare database file")]
+    NoFilesForDb(PathBuf),
 }
 
 /// Everything `verify image` needs besides the root.
@@ -39,6 +41,8 @@ pub struct ImageRequest<'a> {
     pub policy_path: Option<&'a Path>,
     /// Extra key files (from `--keyring`), added to the policy's `[keys] rpm`.
     pub extra_keys: &'a [PathBuf],
+    /// Also check every file against its signed header (`--verify-files`).
+    pub verify_files: bool,
 }
 
 /// Called with the number of headers once they are read, then once per header checked.
@@ -91,6 +95,9 @@ pub fn verify_image(req: &ImageRequest, progress: &dyn Progress) -> Result<Repor
     if !bare_db && !req.root.is_dir() {
         return Err(ImageError::NotADirectory(req.root.to_path_buf()));
     }
+    if bare_db && req.verify_files {
+        return Err(ImageError::NoFilesForDb(req.root.to_path_buf()));
+    }
     let (ring, keys) = load_keyring(req)?;
     let image = req.root.display().to_string();
     let policy_name = req.policy_path.map(|p| p.display().to_string());
@@ -141,6 +148,9 @@ pub fn verify_image(req: &ImageRequest, progress: &dyn Progress) -> Result<Repor
         if !v.is_key {
             package_findings(v, req.policy, &mut findings);
         }
+    }
+    if req.verify_files {
+        crate::drift_check::findings(req.root, req.policy, &mut findings);
     }
     Ok(Report::new(
         image,

@@ -4,6 +4,7 @@
 pub use attest;
 
 pub mod cli;
+pub mod drift_check;
 pub mod image;
 pub mod policy;
 pub mod report;

@@ -59,6 +59,12 @@ pub struct ImageArgs {
     /// Write the report to FILE instead of stdout.
     #[arg(short = 'o', long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+
+    /// Also check every file against the digest, size, mode and link target its signed
+    /// header declares (like `rpm -Va`), and report files no package owns; the policy's
+    /// `[drift]` section says which differences are acceptable.
+    #[arg(long)]
+    pub verify_files: bool,
 }
 
 struct Bar(ProgressBar);
@@ -96,6 +102,7 @@ pub fn run(args: &ImageArgs) -> Outcome {
         policy: &policy,
         policy_path: args.policy.as_deref(),
         extra_keys: &args.keyring,
+        verify_files: args.verify_files,
     };
     // Hidden until `start` knows the work is long, and never when stderr is not a TTY.
     let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::hidden());
