@@ -110,6 +110,21 @@ impl std::fmt::Debug for PublicKey {
     }
 }
 
+/// P-256 is the only curve we sign or verify with; any other is refused by name.
+fn require_p256(alg: &spki::AlgorithmIdentifierRef<'_>, origin: &Path) -> Result<(), KeyError> {
+    let curve = alg
+        .parameters_oid()
+        .map(|o| o.to_string())
+        .unwrap_or_default();
+    if curve != OID_P256 {
+        return Err(KeyError::Unsupported {
+            path: origin.into(),
+            what: format!("elliptic curve {curve}"),
+        });
+    }
+    Ok(())
+}
+
 impl PublicKey {
     /// Parses SubjectPublicKeyInfo DER; `origin` names the source in errors.
     pub fn from_spki_der(der: &[u8], origin: &Path) -> Result<Self, KeyError> {
@@ -121,17 +136,7 @@ impl PublicKey {
         let oid = spki.algorithm.oid.to_string();
         let (kind, alg): (KeyType, &'static dyn sig::VerificationAlgorithm) = match oid.as_str() {
             OID_EC_PUBLIC_KEY => {
-                let curve = spki
-                    .algorithm
-                    .parameters_oid()
-                    .map(|o| o.to_string())
-                    .unwrap_or_default();
-                if curve != OID_P256 {
-                    return Err(KeyError::Unsupported {
-                        path: origin.into(),
-                        what: format!("elliptic curve {curve}"),
-                    });
-                }
+                require_p256(&spki.algorithm, origin)?;
                 (KeyType::EcdsaP256, &sig::ECDSA_P256_SHA256_ASN1)
             }
             OID_ED25519 => (KeyType::Ed25519, &sig::ED25519),
@@ -323,17 +328,7 @@ impl PrivateKey {
         };
         let inner = match oid.as_str() {
             OID_EC_PUBLIC_KEY => {
-                let curve = info
-                    .algorithm
-                    .parameters_oid()
-                    .map(|o| o.to_string())
-                    .unwrap_or_default();
-                if curve != OID_P256 {
-                    return Err(KeyError::Unsupported {
-                        path: origin.into(),
-                        what: format!("elliptic curve {curve}"),
-                    });
-                }
+                require_p256(&info.algorithm, origin)?;
                 Inner::Ecdsa(
                     sig::EcdsaKeyPair::from_pkcs8(&sig::ECDSA_P256_SHA256_ASN1_SIGNING, &der)
                         .map_err(rejected)?,

@@ -88,8 +88,8 @@ pub struct Inventory {
 }
 
 impl Inventory {
-    /// The package whose SOURCERPM is the given file name, grouped: every binary package
-    /// built from one source RPM, in `packages` order.
+    /// Binary packages grouped by their SOURCERPM file name (sorted by name); each group
+    /// lists package indexes in `packages` order.
     pub fn source_rpms(&self) -> Vec<(&str, Vec<usize>)> {
         let mut map: std::collections::BTreeMap<&str, Vec<usize>> = Default::default();
         for (i, p) in self.packages.iter().enumerate() {

@@ -79,8 +79,8 @@ pub const DB_DIRS: [&str; 3] = ["usr/lib/sysimage/rpm", "var/lib/rpm", "usr/shar
 /// Finds the RPM database of a root filesystem.
 ///
 /// `var/lib/rpm` is often a symlink to `../../usr/lib/sysimage/rpm`; we search the
-/// canonical directories in order and take the first database file, so a symlink is
-/// never followed out of the root (see `locate_in`).
+/// canonical directories in order, skip any that is a symlink, and take the first regular
+/// database file, so a symlink is never followed out of the root.
 pub fn locate(root: &Path) -> Result<(PathBuf, DbFormat), DbError> {
     for dir in DB_DIRS {
         let d = root.join(dir);
