@@ -3,9 +3,11 @@
 
 pub use attest;
 
+pub mod attestation;
 pub mod cli;
 pub mod drift_check;
 pub mod image;
+pub mod intoto;
 pub mod policy;
 pub mod report;
 pub mod rpmsig;

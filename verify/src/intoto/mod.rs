@@ -1,0 +1,2 @@
+//! in-toto layout verification (signatures, expiry, thresholds, artifact rules).
+//! Work in progress.
