@@ -9,6 +9,8 @@
 use std::path::Path;
 
 use sbom::drift::{Change, FileClass, FileDrift};
+use sbom::image::Image;
+use sbom::inventory::Inventory;
 
 use crate::policy::{glob_match, Policy};
 use crate::report::{Finding, Status, Subject, SubjectKind};
@@ -64,31 +66,32 @@ fn judge(fd: &FileDrift, policy: &Policy) -> (Status, &'static str) {
     }
 }
 
-/// Runs the drift check on a root filesystem and appends its findings.
-pub fn findings(root: &Path, policy: &Policy, out: &mut Vec<Finding>) {
-    let image = Subject {
-        kind: SubjectKind::Image,
-        name: root.display().to_string(),
+/// Where the files to check are.
+pub enum Files<'a> {
+    /// A root filesystem directory.
+    Root(&'a Path),
+    /// A container image (its layers are streamed again to hash the content).
+    Image(&'a Image),
+}
+
+/// Runs the drift check and appends its findings.
+pub fn findings(
+    inv: &Inventory,
+    files: Files,
+    policy: &Policy,
+    image: &Subject,
+    out: &mut Vec<Finding>,
+) {
+    let checked = match files {
+        Files::Root(root) => sbom::drift::check_root(inv, root),
+        Files::Image(img) => sbom::drift::check_image(inv, img),
     };
-    let inv = match sbom::scan::scan_root(root) {
-        Ok(inv) => inv,
-        Err(e) => {
-            out.push(Finding::new(
-                CHECK_FILES,
-                image,
-                Status::Error,
-                "unreadable-image",
-                e.to_string(),
-            ));
-            return;
-        }
-    };
-    let report = match sbom::drift::check_root(&inv, root) {
+    let report = match checked {
         Ok(r) => r,
         Err(e) => {
             out.push(Finding::new(
                 CHECK_FILES,
-                image,
+                image.clone(),
                 Status::Error,
                 "drift-unreadable",
                 e.to_string(),

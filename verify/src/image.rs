@@ -16,6 +16,8 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::drift_check;
+use crate::input::{self, ContainerOptions, InputKind};
 use crate::policy::Policy;
 use crate::report::{Finding, KeyInfo, Report, Status, Subject, SubjectKind};
 use crate::rpmsig::{self, HeaderVerdict, IssueKind, KeyMaterial, Keyring, KeyringError};
@@ -23,26 +25,32 @@ use crate::rpmsig::{self, HeaderVerdict, IssueKind, KeyMaterial, Keyring, Keyrin
 /// Problems with the caller's inputs (not with the image).
 #[derive(Debug, thiserror::Error)]
 pub enum ImageError {
-    #[error("{0}: neither a directory (an image's root filesystem) nor an RPM database file")]
-    NotADirectory(PathBuf),
+    #[error(
+        "{0}: not an image: give a root filesystem directory, an OCI layout, an OCI or \
+         docker archive, or an RPM database file"
+    )]
+    NotAnInput(PathBuf),
     #[error(transparent)]
     Keyring(#[from] KeyringError),
     #[error("no trusted RPM keys: give --keyring FILE or [keys] rpm = [...] in the policy")]
     NoKeys,
-    #[error("{0}: --verify-files needs the image's root filesystem, not a bare database file")]
+    #[error("{0}: --verify-files needs the image's root filesystem or container image, not a bare database file")]
     NoFilesForDb(PathBuf),
 }
 
-/// Everything `verify image` needs besides the root.
+/// Everything `verify image` needs besides the input.
 pub struct ImageRequest<'a> {
-    pub root: &'a Path,
+    /// A root filesystem directory, a container image, or an RPM database file.
+    pub input: &'a Path,
     pub policy: &'a Policy,
     /// Shown in the report.
     pub policy_path: Option<&'a Path>,
     /// Extra key files (from `--keyring`), added to the policy's `[keys] rpm`.
     pub extra_keys: &'a [PathBuf],
-    /// Also check every file against its signed header (`--verify-files`).
+    /// Also check every file against its signed header.
     pub verify_files: bool,
+    /// Platform and size limits for container images.
+    pub container: ContainerOptions,
 }
 
 /// Called with the number of headers once they are read, then once per header checked.
@@ -88,30 +96,22 @@ pub fn load_keyring(req: &ImageRequest) -> Result<(Keyring, Vec<KeyInfo>), Image
     Ok((ring, infos))
 }
 
-/// Verifies an image root.
+/// Verifies an image.
 pub fn verify_image(req: &ImageRequest, progress: &dyn Progress) -> Result<Report, ImageError> {
-    // A bare database file is accepted too (an auditor's copy of an image's rpmdb).
-    let bare_db = req.root.is_file();
-    if !bare_db && !req.root.is_dir() {
-        return Err(ImageError::NotADirectory(req.root.to_path_buf()));
-    }
-    if bare_db && req.verify_files {
-        return Err(ImageError::NoFilesForDb(req.root.to_path_buf()));
+    let kind =
+        InputKind::of(req.input).ok_or_else(|| ImageError::NotAnInput(req.input.to_path_buf()))?;
+    if kind == InputKind::DbFile && req.verify_files {
+        return Err(ImageError::NoFilesForDb(req.input.to_path_buf()));
     }
     let (ring, keys) = load_keyring(req)?;
-    let image = req.root.display().to_string();
+    let image = req.input.display().to_string();
     let policy_name = req.policy_path.map(|p| p.display().to_string());
     let image_subject = Subject {
         kind: SubjectKind::Image,
         name: image.clone(),
     };
-    let read = if bare_db {
-        rpmsig::read_db_file(req.root)
-    } else {
-        rpmsig::read_root(req.root)
-    };
-    let (src, raws) = match read {
-        Ok(x) => x,
+    let loaded = match input::load(req.input, kind, &req.container, req.verify_files) {
+        Ok(l) => l,
         Err(e) => {
             let f = Finding::new(
                 "rpm.database",
@@ -123,26 +123,20 @@ pub fn verify_image(req: &ImageRequest, progress: &dyn Progress) -> Result<Repor
             return Ok(Report::new(image, None, policy_name, keys, 0, vec![f]));
         }
     };
-    let rel = if bare_db {
-        src.path.display().to_string()
-    } else {
-        src.path
-            .strip_prefix(req.root)
-            .unwrap_or(&src.path)
-            .display()
-            .to_string()
-    };
     let mut findings = vec![Finding::new(
         "rpm.database",
-        image_subject,
+        image_subject.clone(),
         Status::Pass,
         "read",
-        format!("{} database, {} headers", src.format.name(), raws.len()),
+        format!(
+            "{} database, {} headers",
+            loaded.db_format.name(),
+            loaded.raws.len()
+        ),
     )];
-    progress.start(raws.len());
-    let verdicts = rpmsig::verify_headers(&raws, &ring, &|| progress.tick());
+    progress.start(loaded.raws.len());
+    let verdicts = rpmsig::verify_headers(&loaded.raws, &ring, &|| progress.tick());
     progress.finish();
-    drop(raws);
     let packages = verdicts.iter().filter(|v| !v.is_key).count();
     for v in &verdicts {
         if !v.is_key {
@@ -150,11 +144,28 @@ pub fn verify_image(req: &ImageRequest, progress: &dyn Progress) -> Result<Repor
         }
     }
     if req.verify_files {
-        crate::drift_check::findings(req.root, req.policy, &mut findings);
+        match &loaded.inventory {
+            Some(inv) => {
+                let files = match &loaded.image {
+                    Some(img) => drift_check::Files::Image(img),
+                    None => drift_check::Files::Root(req.input),
+                };
+                drift_check::findings(inv, files, req.policy, &image_subject, &mut findings);
+            }
+            // `input::load` reads the packages whenever files are to be checked; should
+            // that ever change, fail closed rather than report files as checked.
+            None => findings.push(Finding::new(
+                drift_check::CHECK_FILES,
+                image_subject,
+                Status::Error,
+                "drift-unreadable",
+                "the image's packages were not read, so its files could not be checked",
+            )),
+        }
     }
     Ok(Report::new(
         image,
-        Some(rel),
+        Some(loaded.db_display),
         policy_name,
         keys,
         packages,

@@ -7,6 +7,7 @@ pub mod attestation;
 pub mod cli;
 pub mod drift_check;
 pub mod image;
+pub mod input;
 pub mod intoto;
 pub mod policy;
 pub mod report;

@@ -52,14 +52,18 @@ fn problems(v: &serde_json::Value) -> Vec<(String, String, String)> {
         .collect()
 }
 
-/// A policy allowing the sample's one unsigned package, with the keys by path.
+/// A policy allowing the sample's one unsigned package and its five unowned files (two
+/// overlays; os-release and the var/lib/rpm link, which the factory places outside any
+/// package), with the keys by path.
 fn lenient_policy(dir: &Path) -> PathBuf {
     let [rsa, ed] = sample_keys();
     let p = dir.join("policy.toml");
     std::fs::write(
         &p,
         format!(
-            "[keys]\nrpm = [{:?}, {:?}]\n\n[packages]\nrequire_signed = false\nforbidden = [\"telnet*\"]\n",
+            "[keys]\nrpm = [{:?}, {:?}]\n\n[packages]\nrequire_signed = false\nforbidden = [\"telnet*\"]\n\n\
+             [drift]\nadded = [\"/etc/motd.d/azl\", \"/etc/sample-overlay.conf\", \"/etc/os-release\", \
+             \"/usr/lib/os-release\", \"/var/lib/rpm\"]\n",
             rsa.display().to_string(),
             ed.display().to_string()
         ),
@@ -69,7 +73,7 @@ fn lenient_policy(dir: &Path) -> PathBuf {
 }
 
 #[test]
-fn sample_image_is_not_trusted_by_default_because_one_package_is_unsigned() {
+fn sample_image_is_not_trusted_by_default_one_package_unsigned_five_files_unowned() {
     let out = run(&common::sample_dir().join("rootfs"), &["--json"]);
     assert_eq!(
         out.status.code(),
@@ -81,13 +85,24 @@ fn sample_image_is_not_trusted_by_default_because_one_package_is_unsigned() {
     assert_eq!(v["schemaVersion"], 1);
     assert_eq!(v["trusted"], false);
     assert_eq!(v["packages"], 7);
+    // Files are checked by default: overlays and factory-made files belong to no package.
+    let mut p = problems(&v);
+    p.sort();
+    let unowned = |path: &str| ("files.unowned".into(), path.into(), "unowned-file".into());
     assert_eq!(
-        problems(&v),
-        vec![(
-            "rpm.signature".into(),
-            "local-config-1.0-1.noarch".into(),
-            "unsigned".into()
-        )]
+        p,
+        vec![
+            unowned("/etc/motd.d/azl"),
+            unowned("/etc/os-release"),
+            unowned("/etc/sample-overlay.conf"),
+            unowned("/usr/lib/os-release"),
+            unowned("/var/lib/rpm"),
+            (
+                "rpm.signature".into(),
+                "local-config-1.0-1.noarch".into(),
+                "unsigned".into()
+            ),
+        ]
     );
 }
 
@@ -163,7 +178,8 @@ fn a_tampered_copy_of_the_sample_fails_with_bad_signature_and_digest_mismatch() 
     }
     drop(conn);
     assert!(done);
-    let out = run(&root, &["--format", "json"]);
+    // Only the database was copied: headers alone.
+    let out = run(&root, &["--format", "json", "--no-verify-files"]);
     assert_eq!(out.status.code(), Some(1));
     let mut p = problems(&json(&out));
     p.sort();
@@ -274,7 +290,7 @@ fn junit_markdown_and_output_file() {
             _ => {}
         }
     }
-    assert_eq!(failures, 1);
+    assert_eq!(failures, 6, "{xml}");
     let md = run(&root, &["--format", "markdown"]);
     let md = String::from_utf8(md.stdout).unwrap();
     assert!(md.contains("Verdict: **NOT TRUSTED**"), "{md}");
