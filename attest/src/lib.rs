@@ -13,6 +13,7 @@ pub mod dsse;
 pub mod intoto;
 pub mod keys;
 pub mod pbe;
+pub mod pkcs11;
 pub mod provenance;
 pub mod repo;
 pub mod rootfs;
