@@ -49,28 +49,6 @@ expected_materials = [["MATCH", "rootfs/*", "WITH", "PRODUCTS", "FROM", "compose
 expected_products = [["CREATE", "sbom.spdx.json"], ["DISALLOW", "*"]]
 "#;
 
-fn in_toto_verify(w: &Path, layout: &str, key: &str, links: &str) -> bool {
-    let o = Command::new("in-toto-verify")
-        .args([
-            "--layout",
-            layout,
-            "--verification-keys",
-            key,
-            "--link-dir",
-            links,
-            "-v",
-        ])
-        .current_dir(w)
-        .output()
-        .expect("run in-toto-verify");
-    eprintln!(
-        "in-toto-verify {layout} {links}: {}\n{}",
-        o.status,
-        String::from_utf8_lossy(&o.stderr)
-    );
-    o.status.success()
-}
-
 fn cp(from: &Path, to: &Path) {
     let st = Command::new("cp")
         .arg("-a")

@@ -7,60 +7,9 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
-use base64::Engine;
 use common::*;
-
-fn sigstore_js() -> Option<PathBuf> {
-    let dir = PathBuf::from(std::env::var_os("ATTEST_SIGSTORE_JS")?);
-    let nm = dir.join("node_modules");
-    (nm.join("@sigstore/verify").is_dir() && have("node")).then_some(nm)
-}
-
-/// Runs the JS verifier; true when it says VERIFIED.
-fn js_verify(nm: &Path, args: &[&str]) -> bool {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sigstore_js_verify.js");
-    let o = Command::new("node")
-        .arg(script)
-        .args(args)
-        .env("NODE_PATH", nm)
-        .output()
-        .expect("run node");
-    eprintln!(
-        "sigstore-js {args:?}: {}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    match o.status.code() {
-        Some(0) => true,
-        Some(1) => false,
-        other => panic!(
-            "verifier harness broke ({other:?}): {}",
-            String::from_utf8_lossy(&o.stderr)
-        ),
-    }
-}
-
-fn b64() -> base64::engine::GeneralPurpose {
-    base64::engine::general_purpose::STANDARD
-}
-
-/// Flips one bit of a base64 field in place (decoded byte `at`, negative from the end).
-fn flip(v: &mut serde_json::Value, pointer: &str, at: isize) {
-    let field = v
-        .pointer_mut(pointer)
-        .unwrap_or_else(|| panic!("{pointer}"));
-    let mut bytes = b64().decode(field.as_str().unwrap()).unwrap();
-    let i = if at < 0 {
-        bytes.len() as isize + at
-    } else {
-        at
-    } as usize;
-    bytes[i] ^= 0x01;
-    *field = serde_json::json!(b64().encode(bytes));
-}
 
 macro_rules! prerequisites {
     () => {{

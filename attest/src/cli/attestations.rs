@@ -10,7 +10,7 @@ use rayon::prelude::*;
 use crate::bundle::{self, Material, Version};
 use crate::certs::{self, Chain};
 use crate::dsse::{Envelope, INTOTO_PAYLOAD_TYPE};
-use crate::keys::{PrivateKey, Signer};
+use crate::keys::Signer;
 use crate::provenance::{self, BuildInfo};
 use crate::repo::Repo;
 use crate::statement::Statement;
@@ -182,8 +182,8 @@ pub fn parse_time(s: &str) -> Option<String> {
     ok.then(|| s.to_owned())
 }
 
-pub fn load_signer(opts: &SignOpts) -> Result<Box<dyn Signer>, Failure> {
-    Ok(Box::new(PrivateKey::load(&opts.key)?))
+fn load_signer(opts: &SignOpts) -> Result<Box<dyn Signer>, Failure> {
+    super::load_signer(&opts.key, &opts.hsm)
 }
 
 fn build_info(b: &BuildOpts, root: Option<&Path>) -> Result<BuildInfo, Failure> {

@@ -5,17 +5,19 @@ use std::path::PathBuf;
 use clap::Args;
 
 use crate::intoto::{self, keys as itkeys, layout, link, Form};
-use crate::keys::{PrivateKey, Signer};
+use crate::keys::Signer;
 
-use super::{now_secs, usage, Failure};
+use super::{load_signer, now_secs, usage, Failure, HsmOpts};
 
 #[derive(Args)]
 pub struct LayoutArgs {
     /// The layout description (TOML; see docs/attest.md).
     pub description: PathBuf,
-    /// Layout owner's private key (repeatable: every key signs).
-    #[arg(long, value_name = "FILE", required = true)]
+    /// Layout owner's private key file or PKCS#11 URI (repeatable: every key signs).
+    #[arg(long, value_name = "FILE|URI", required = true)]
     pub key: Vec<PathBuf>,
+    #[command(flatten)]
+    pub hsm: HsmOpts,
     /// Layout file to write (conventionally root.layout).
     #[arg(short, long, value_name = "FILE")]
     pub output: PathBuf,
@@ -28,9 +30,11 @@ pub struct LayoutArgs {
 pub struct LinkArgs {
     /// Step name (as in the layout).
     pub step: String,
-    /// Functionary's private key.
-    #[arg(long, value_name = "FILE")]
+    /// Functionary's private key file or PKCS#11 URI.
+    #[arg(long, value_name = "FILE|URI")]
     pub key: PathBuf,
+    #[command(flatten)]
+    pub hsm: HsmOpts,
     /// Materials: files or directories, relative to --base-dir.
     #[arg(long, value_name = "PATH", num_args = 1..)]
     pub materials: Vec<PathBuf>,
@@ -70,12 +74,12 @@ pub fn layout(a: LayoutArgs) -> Result<(), Failure> {
         now_secs(),
         &a.description.display().to_string(),
     )?;
-    let keys: Vec<PrivateKey> = a
+    let keys: Vec<Box<dyn Signer>> = a
         .key
         .iter()
-        .map(|k| PrivateKey::load(k))
+        .map(|k| load_signer(k, &a.hsm))
         .collect::<Result<_, _>>()?;
-    let signers: Vec<&dyn Signer> = keys.iter().map(|k| k as &dyn Signer).collect();
+    let signers: Vec<&dyn Signer> = keys.iter().map(|k| k.as_ref()).collect();
     let form = if a.dsse { Form::Dsse } else { Form::Metablock };
     let doc = intoto::sign(&signed, &signers, form)?;
     write_json(&a.output, &doc)?;
@@ -96,12 +100,12 @@ pub fn link(a: LinkArgs) -> Result<(), Failure> {
             a.step
         )));
     }
-    let key = PrivateKey::load(&a.key)?;
+    let key = load_signer(&a.key, &a.hsm)?;
     let materials = link::record(&a.base_dir, &a.materials)?;
     let products = link::record(&a.base_dir, &a.products)?;
     let signed = link::link_object(&a.step, materials, products, &a.command);
     let form = if a.dsse { Form::Dsse } else { Form::Metablock };
-    let doc = intoto::sign(&signed, &[&key], form)?;
+    let doc = intoto::sign(&signed, &[key.as_ref()], form)?;
     let out = if a.output.is_dir() {
         a.output.join(link::file_name(
             &a.step,

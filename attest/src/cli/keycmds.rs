@@ -6,9 +6,9 @@ use clap::{Args, Subcommand};
 
 use crate::certs;
 use crate::intoto::keys as itkeys;
-use crate::keys::{self, KeyType, PrivateKey, PublicKey, Signer};
+use crate::keys::{self, KeyType, PrivateKey, Signer};
 
-use super::{usage, Failure};
+use super::{load_public, usage, Failure, HsmOpts};
 
 #[derive(Args)]
 pub struct KeygenArgs {
@@ -37,8 +37,12 @@ pub struct KeygenArgs {
 
 #[derive(Args)]
 pub struct KeyInfoArgs {
-    /// A private key (PKCS#8 PEM) or public key (SPKI PEM) file.
+    /// A private key (PKCS#8 PEM) or public key (SPKI PEM) file, or a PKCS#11 URI (the
+    /// public key is read from the token; no PIN is needed when a public key object matches).
+    #[arg(value_name = "FILE|URI")]
     pub key: PathBuf,
+    #[command(flatten)]
+    pub hsm: HsmOpts,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
@@ -75,9 +79,12 @@ pub enum CaCmd {
     Issue {
         /// The CA directory.
         dir: PathBuf,
-        /// The public key to certify (SPKI PEM; a private key file works too).
-        #[arg(long, value_name = "FILE")]
+        /// The public key to certify (SPKI PEM; a private key file or a PKCS#11 URI works
+        /// too).
+        #[arg(long, value_name = "FILE|URI")]
         public_key: PathBuf,
+        #[command(flatten)]
+        hsm: HsmOpts,
         /// Subject alternative name: email:NAME@DOMAIN or uri:URI.
         #[arg(long, value_name = "ID")]
         identity: String,
@@ -95,14 +102,6 @@ fn parse_bits(s: &str) -> Result<usize, String> {
         "3072" => Ok(3072),
         "4096" => Ok(4096),
         _ => Err("RSA keys are generated with 3072 or 4096 bits".into()),
-    }
-}
-
-fn load_any_public(path: &std::path::Path) -> Result<PublicKey, Failure> {
-    match PublicKey::load(path) {
-        Ok(k) => Ok(k),
-        Err(keys::KeyError::NotPem { .. }) => Ok(PrivateKey::load(path)?.public_key().clone()),
-        Err(e) => Err(e.into()),
     }
 }
 
@@ -153,7 +152,7 @@ pub fn keygen(a: KeygenArgs) -> Result<(), Failure> {
 }
 
 pub fn key_info(a: KeyInfoArgs) -> Result<(), Failure> {
-    let pk = load_any_public(&a.key)?;
+    let pk = load_public(&a.key, &a.hsm)?;
     if a.json {
         println!(
             "{}",
@@ -226,6 +225,7 @@ pub fn ca(c: CaCmd) -> Result<(), Failure> {
         CaCmd::Issue {
             dir,
             public_key,
+            hsm,
             identity,
             days,
             output,
@@ -233,7 +233,7 @@ pub fn ca(c: CaCmd) -> Result<(), Failure> {
             if days <= 0 {
                 return Err(usage("--days must be positive"));
             }
-            let pk = load_any_public(&public_key)?;
+            let pk = load_public(&public_key, &hsm)?;
             let chain = certs::issue_leaf(&dir, &pk, &identity, days)?;
             keys::write_public_file(&output, &chain, true)?;
             eprintln!(

@@ -7,12 +7,14 @@
 mod attestations;
 mod intotocmds;
 mod keycmds;
+mod keysrc;
 
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
 pub use attestations::{now_secs, parse_time, sign_statements};
+pub use keysrc::{load_public, load_signer, HsmOpts};
 
 const AFTER_HELP: &str = "\
 Examples:
@@ -25,8 +27,11 @@ Examples:
   attest packages rootfs/ --key builder.key --repo repo/ -o packages.intoto.jsonl
   attest layout chain.toml --key owner.key -o root.layout
   attest link compose --key compose.key --materials repo/ --products rootfs/ -o links/
+  attest provenance rootfs/ --key 'pkcs11:token=attest;object=release-key' -o image.provenance.json
+                                                            (ATTEST_PKCS11_MODULE and ATTEST_PKCS11_PIN set)
 
-Encrypted keys take their passphrase from ATTEST_KEY_PASSPHRASE or a prompt, never argv.
+Encrypted keys take their passphrase from ATTEST_KEY_PASSPHRASE or a prompt, never argv;
+token keys (pkcs11: URIs) their PIN from ATTEST_PKCS11_PIN, pin-source=file:PATH or a prompt.
 Times default to SOURCE_DATE_EPOCH when it is set, so output is reproducible (ECDSA
 signatures excepted: they are randomized). See docs/attest.md.
 
@@ -70,9 +75,12 @@ pub enum Cmd {
 /// Signing options shared by the attestation commands.
 #[derive(Args, Clone)]
 pub struct SignOpts {
-    /// Private key file (PKCS#8 PEM, optionally encrypted).
-    #[arg(long, value_name = "FILE")]
+    /// Private key file (PKCS#8 PEM, optionally encrypted) or a PKCS#11 URI
+    /// (`pkcs11:token=T;object=LABEL`; PIN from ATTEST_PKCS11_PIN, pin-source= or a prompt).
+    #[arg(long, value_name = "FILE|URI")]
     pub key: PathBuf,
+    #[command(flatten)]
+    pub hsm: HsmOpts,
     /// Certificate chain (PEM, leaf first) for the key: the bundle carries certificates
     /// instead of a key hint.
     #[arg(long, value_name = "CHAIN")]

@@ -190,6 +190,9 @@ impl Token {
         let mut present = Vec::new();
         for slot in ctx.get_slots_with_token().map_err(call("C_GetSlotList"))? {
             let ti = ctx.get_token_info(slot).map_err(call("C_GetTokenInfo"))?;
+            if !ti.token_initialized() {
+                continue; // an empty slot's blank token (SoftHSM always offers one)
+            }
             let label = ti.label().trim_end().to_owned();
             present.push(format!("'{label}'"));
             let mut ok = lib_ok

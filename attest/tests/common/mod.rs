@@ -4,6 +4,8 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+
+use base64::Engine;
 use std::sync::OnceLock;
 
 pub fn ci() -> bool {
@@ -103,4 +105,78 @@ pub fn read_json(p: &Path) -> serde_json::Value {
 
 pub fn write_json(p: &Path, v: &serde_json::Value) {
     std::fs::write(p, serde_json::to_vec_pretty(v).unwrap()).unwrap();
+}
+
+/// The node_modules of an npm install of `@sigstore/verify` (ATTEST_SIGSTORE_JS=DIR), when
+/// node is there too.
+pub fn sigstore_js() -> Option<PathBuf> {
+    let dir = PathBuf::from(std::env::var_os("ATTEST_SIGSTORE_JS")?);
+    let nm = dir.join("node_modules");
+    (nm.join("@sigstore/verify").is_dir() && have("node")).then_some(nm)
+}
+
+/// Runs the JS verifier; true when it says VERIFIED.
+pub fn js_verify(nm: &Path, args: &[&str]) -> bool {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sigstore_js_verify.js");
+    let o = Command::new("node")
+        .arg(script)
+        .args(args)
+        .env("NODE_PATH", nm)
+        .output()
+        .expect("run node");
+    eprintln!(
+        "sigstore-js {args:?}: {}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    match o.status.code() {
+        Some(0) => true,
+        Some(1) => false,
+        other => panic!(
+            "verifier harness broke ({other:?}): {}",
+            String::from_utf8_lossy(&o.stderr)
+        ),
+    }
+}
+
+pub fn b64() -> base64::engine::GeneralPurpose {
+    base64::engine::general_purpose::STANDARD
+}
+
+/// Flips one bit of a base64 field in place (decoded byte `at`, negative from the end).
+pub fn flip(v: &mut serde_json::Value, pointer: &str, at: isize) {
+    let field = v
+        .pointer_mut(pointer)
+        .unwrap_or_else(|| panic!("{pointer}"));
+    let mut bytes = b64().decode(field.as_str().unwrap()).unwrap();
+    let i = if at < 0 {
+        bytes.len() as isize + at
+    } else {
+        at
+    } as usize;
+    bytes[i] ^= 0x01;
+    *field = serde_json::json!(b64().encode(bytes));
+}
+
+/// Runs `in-toto-verify` in `w`; true when it accepts.
+pub fn in_toto_verify(w: &Path, layout: &str, key: &str, links: &str) -> bool {
+    let o = Command::new("in-toto-verify")
+        .args([
+            "--layout",
+            layout,
+            "--verification-keys",
+            key,
+            "--link-dir",
+            links,
+            "-v",
+        ])
+        .current_dir(w)
+        .output()
+        .expect("run in-toto-verify");
+    eprintln!(
+        "in-toto-verify {layout} {links}: {}\n{}",
+        o.status,
+        String::from_utf8_lossy(&o.stderr)
+    );
+    o.status.success()
 }
