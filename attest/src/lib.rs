@@ -15,6 +15,7 @@ pub mod keys;
 pub mod pbe;
 pub mod pkcs11;
 pub mod provenance;
+pub mod recipe;
 pub mod repo;
 pub mod rootfs;
 pub mod statement;

@@ -20,6 +20,7 @@ use serde_json::{json, Map, Value};
 use sbom::inventory::Inventory;
 use sbom::package::Package;
 
+use crate::recipe::{RecipeError, RecipeOverlay};
 use crate::repo::Repo;
 use crate::rootfs::{self, RootfsError};
 use crate::statement::{ResourceDescriptor, Statement};
@@ -40,13 +41,17 @@ pub const PREDICATE_CYCLONEDX: &str = "https://cyclonedx.org/bom/v1.6";
 pub enum ProvenanceError {
     #[error(transparent)]
     Rootfs(#[from] RootfsError),
-    #[error("overlay {path}: not found in the image at {abs} ({source}); give the path as it is inside the image, e.g. /etc/motd.d/azl")]
+    #[error("overlay {path}{}: not found in the image at {} ({source}); give the path as it is inside the image, e.g. /etc/motd.d/azl", from_recipe(.origin), .abs.display())]
     Overlay {
         path: String,
         abs: PathBuf,
+        /// The recipe entry that named it, when one did.
+        origin: Option<Box<RecipeOverlay>>,
         #[source]
         source: std::io::Error,
     },
+    #[error(transparent)]
+    RecipeOverlays(#[from] RecipeError),
     #[error("overlay {0}: the path leaves the image root (.. or a symlink); overlays must be inside the image")]
     OverlayEscapes(String),
     #[error("{path}: cannot read the recipe: {source}")]
@@ -59,12 +64,37 @@ pub enum ProvenanceError {
     Sbom(String),
 }
 
+fn from_recipe(origin: &Option<Box<RecipeOverlay>>) -> String {
+    origin
+        .as_ref()
+        .map(|o| format!(" (recipe entry {})", o.entry))
+        .unwrap_or_default()
+}
+
 /// A file the build consumed, with its digest.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HashedFile {
     /// As recorded: a recipe's file name, an overlay's absolute path inside the image.
     pub name: String,
     pub sha256: String,
+    /// For an overlay the recipe names: that entry (its component is recorded).
+    pub origin: Option<RecipeOverlay>,
+}
+
+/// An overlay path to hash: from `--overlay` (no origin) or from a recipe entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OverlayRequest {
+    pub path: String,
+    pub origin: Option<RecipeOverlay>,
+}
+
+impl OverlayRequest {
+    pub fn given(path: impl Into<String>) -> Self {
+        OverlayRequest {
+            path: path.into(),
+            origin: None,
+        }
+    }
 }
 
 /// Everything the image provenance says besides the inventory.
@@ -104,10 +134,15 @@ pub fn image_subject(
 }
 
 /// Hashes overlay paths inside `root` (files; a directory contributes every regular file
-/// and symlink below it). Symlinks are recorded by target, never followed.
-pub fn hash_overlays(root: &Path, paths: &[String]) -> Result<Vec<HashedFile>, ProvenanceError> {
-    let mut files: Vec<(String, PathBuf)> = Vec::new();
-    for p in paths {
+/// and symlink below it). Symlinks are recorded by target, never followed. A file named
+/// both by `--overlay` and by a recipe entry is recorded once, with the recipe's origin.
+pub fn hash_overlays(
+    root: &Path,
+    requests: &[OverlayRequest],
+) -> Result<Vec<HashedFile>, ProvenanceError> {
+    let mut files: Vec<(String, PathBuf, Option<&RecipeOverlay>)> = Vec::new();
+    for req in requests {
+        let p = &req.path;
         let rel = p.trim_start_matches('/');
         if rel.split('/').any(|c| c == "..") {
             return Err(ProvenanceError::OverlayEscapes(p.clone()));
@@ -116,6 +151,7 @@ pub fn hash_overlays(root: &Path, paths: &[String]) -> Result<Vec<HashedFile>, P
         let meta = std::fs::symlink_metadata(&abs).map_err(|source| ProvenanceError::Overlay {
             path: p.clone(),
             abs: abs.clone(),
+            origin: req.origin.clone().map(Box::new),
             source,
         })?;
         // No component on the way may be a symlink: the overlay must be what is in the root.
@@ -135,36 +171,40 @@ pub fn hash_overlays(root: &Path, paths: &[String]) -> Result<Vec<HashedFile>, P
                 let e = e.map_err(|e| ProvenanceError::Overlay {
                     path: p.clone(),
                     abs: abs.clone(),
+                    origin: req.origin.clone().map(Box::new),
                     source: e
                         .into_io_error()
                         .unwrap_or_else(|| std::io::Error::other("walk")),
                 })?;
                 if !e.file_type().is_dir() {
                     let r = e.path().strip_prefix(root).unwrap_or(e.path());
-                    files.push((format!("/{}", r.display()), e.into_path()));
+                    files.push((
+                        format!("/{}", r.display()),
+                        e.into_path(),
+                        req.origin.as_ref(),
+                    ));
                 }
             }
         } else {
-            files.push((format!("/{rel}"), abs));
+            files.push((format!("/{rel}"), abs, req.origin.as_ref()));
         }
     }
-    files.sort();
-    files.dedup();
+    // Per path: an entry with a recipe origin first (`is_none()` is false for it), the
+    // first such entry in order, then one record per path.
+    files.sort_by(|a, b| (&a.0, a.2.is_none(), a.2).cmp(&(&b.0, b.2.is_none(), b.2)));
+    files.dedup_by(|a, b| a.0 == b.0);
     files
         .par_iter()
-        .map(|(name, abs)| {
-            let meta =
-                std::fs::symlink_metadata(abs).map_err(|source| ProvenanceError::Overlay {
-                    path: name.clone(),
-                    abs: abs.clone(),
-                    source,
-                })?;
+        .map(|(name, abs, origin)| {
+            let fail = |source| ProvenanceError::Overlay {
+                path: name.clone(),
+                abs: abs.clone(),
+                origin: origin.cloned().map(Box::new),
+                source,
+            };
+            let meta = std::fs::symlink_metadata(abs).map_err(fail)?;
             let sha256 = if meta.file_type().is_symlink() {
-                let t = std::fs::read_link(abs).map_err(|source| ProvenanceError::Overlay {
-                    path: name.clone(),
-                    abs: abs.clone(),
-                    source,
-                })?;
+                let t = std::fs::read_link(abs).map_err(fail)?;
                 use sha2::Digest;
                 hex::encode(sha2::Sha256::digest(t.as_os_str().as_encoded_bytes()))
             } else {
@@ -173,6 +213,7 @@ pub fn hash_overlays(root: &Path, paths: &[String]) -> Result<Vec<HashedFile>, P
             Ok(HashedFile {
                 name: name.clone(),
                 sha256,
+                origin: origin.cloned(),
             })
         })
         .collect()
@@ -194,6 +235,7 @@ pub fn hash_recipe(path: &Path) -> Result<HashedFile, ProvenanceError> {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default(),
         sha256,
+        origin: None,
     })
 }
 
@@ -218,6 +260,17 @@ pub fn package_descriptor(inv: &Inventory, p: &Package, repo: Option<&Repo>) -> 
         }
     }
     d
+}
+
+/// `{"/path": "component"}` for the overlays a recipe entry named, in path order.
+fn overlay_components<'a>(overlays: impl Iterator<Item = &'a HashedFile>) -> Value {
+    let mut m = Map::new();
+    for o in overlays {
+        if let Some(r) = &o.origin {
+            m.insert(o.name.clone(), json!(r.component));
+        }
+    }
+    Value::Object(m)
 }
 
 fn file_descriptor(f: &HashedFile) -> ResourceDescriptor {
@@ -271,6 +324,12 @@ pub fn image_statement(
         "overlays".into(),
         json!(info.overlays.iter().map(|o| &o.name).collect::<Vec<_>>()),
     );
+    if info.recipe.is_some() {
+        ext.insert(
+            "overlayComponents".into(),
+            overlay_components(info.overlays.iter()),
+        );
+    }
     ext.insert("inputs".into(), json!(info.inputs));
     let predicate = json!({
         "buildDefinition": {
@@ -325,6 +384,19 @@ pub fn package_statements(
                 .filter(|o| p.files.iter().any(|f| f.path == o.name))
                 .collect();
             deps.extend(owned.iter().map(|o| file_descriptor(o)));
+            let mut external = Map::new();
+            external.insert("package".into(), json!(p.nevra()));
+            external.insert("sourceRpm".into(), json!(p.source_rpm));
+            external.insert(
+                "overlays".into(),
+                json!(owned.iter().map(|o| &o.name).collect::<Vec<_>>()),
+            );
+            if info.recipe.is_some() {
+                external.insert(
+                    "overlayComponents".into(),
+                    overlay_components(owned.iter().copied()),
+                );
+            }
             let mut internal = Map::new();
             if let Some(h) = &p.build_host {
                 internal.insert("buildHost".into(), json!(h));
@@ -341,11 +413,7 @@ pub fn package_statements(
             let predicate = json!({
                 "buildDefinition": {
                     "buildType": BUILD_TYPE_RPM,
-                    "externalParameters": {
-                        "package": p.nevra(),
-                        "sourceRpm": p.source_rpm,
-                        "overlays": owned.iter().map(|o| &o.name).collect::<Vec<_>>(),
-                    },
+                    "externalParameters": external,
                     "internalParameters": internal,
                     "resolvedDependencies": deps,
                 },

@@ -11,7 +11,7 @@ use crate::bundle::{self, Material, Version};
 use crate::certs::{self, Chain};
 use crate::dsse::{Envelope, INTOTO_PAYLOAD_TYPE};
 use crate::keys::Signer;
-use crate::provenance::{self, BuildInfo};
+use crate::provenance::{self, BuildInfo, OverlayRequest};
 use crate::repo::Repo;
 use crate::statement::Statement;
 
@@ -55,7 +55,8 @@ pub struct OutputOpts {
 
 #[derive(Args)]
 pub struct BuildOpts {
-    /// The compose recipe (TOML); recorded with its digest.
+    /// The compose recipe (TOML); recorded with its digest. When IMAGE is a directory, the
+    /// overlays its components name (file-add, file-replace) are recorded too, like --overlay.
     #[arg(long, value_name = "FILE")]
     pub recipe: Option<PathBuf>,
     /// A path inside the image placed by the build, not by a package (file or directory;
@@ -214,9 +215,23 @@ fn build_info(b: &BuildOpts, root: Option<&Path>) -> Result<BuildInfo, Failure> 
         .as_deref()
         .map(provenance::hash_recipe)
         .transpose()?;
-    let overlays = match (root, b.overlay.is_empty()) {
+    let mut requests: Vec<OverlayRequest> = b.overlay.iter().map(OverlayRequest::given).collect();
+    // The recipe's overlays are checked against the image only when there is a directory
+    // to check them in (an RPM database file has no overlays).
+    let root_dir = root.filter(|r| r.is_dir());
+    if let (Some(recipe), Some(_)) = (&b.recipe, root_dir) {
+        requests.extend(
+            crate::recipe::overlays(recipe)?
+                .into_iter()
+                .map(|o| OverlayRequest {
+                    path: o.path.clone(),
+                    origin: Some(o),
+                }),
+        );
+    }
+    let overlays = match (root, requests.is_empty()) {
         (_, true) => Vec::new(),
-        (Some(r), false) => provenance::hash_overlays(r, &b.overlay)?,
+        (Some(r), false) => provenance::hash_overlays(r, &requests)?,
         (None, false) => {
             return Err(usage(
                 "--overlay needs IMAGE to be a root filesystem directory",
