@@ -374,7 +374,7 @@ impl Token {
         let spki = match key_type {
             CkKeyType::RSA => match (n, e) {
                 (Some(n), Some(e)) => der::rsa_spki(&n, &e),
-                _ => return self.from_public_object(session, class, id, label, key_type),
+                _ => return self.public_object_key(session, class, id, label, key_type),
             },
             CkKeyType::EC | CkKeyType::EC_EDWARDS => {
                 let params =
@@ -386,7 +386,7 @@ impl Token {
                     (c, k) => return Err(self.unsupported(format!("{c:?} with key type {k}"))),
                 };
                 let Some(point) = point else {
-                    return self.from_public_object(session, class, id, label, key_type);
+                    return self.public_object_key(session, class, id, label, key_type);
                 };
                 let raw = der::ec_point(&point, raw_len).ok_or_else(|| {
                     self.unsupported(format!("CKA_EC_POINT of {} bytes", point.len()))
@@ -409,7 +409,7 @@ impl Token {
 
     /// The public key object that belongs to a private key (same CKA_ID when it has one,
     /// else the same label, and the same key type).
-    fn from_public_object(
+    fn public_object_key(
         &self,
         session: &Session,
         class: Option<ObjectClass>,
