@@ -58,13 +58,79 @@ pub struct Keys {
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct Roots {
+    /// CA certificates (PEM; self-signed ones are anchors, others intermediates)
+    /// trusted to certify provenance signers.
     #[serde(default)]
     pub provenance: Vec<PathBuf>,
+    /// The same for SBOM signers.
     #[serde(default)]
     pub sbom: Vec<PathBuf>,
-    /// A Sigstore `trusted_root.json` for keyless bundles.
+    /// A Sigstore `trusted_root.json`: bundles carrying log entries or timestamps are
+    /// verified against it.
     #[serde(default)]
     pub sigstore: Option<PathBuf>,
+    /// Certificate identities accepted through `sigstore`, per role.
+    #[serde(default)]
+    pub identities: Vec<SigstoreIdentity>,
+}
+
+/// What an attestation's signer may vouch for, by the statement's predicate type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AttestationRole {
+    /// SLSA provenance.
+    Provenance,
+    /// SBOM predicates (SPDX, CycloneDX).
+    Sbom,
+}
+
+impl AttestationRole {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Provenance => "provenance",
+            Self::Sbom => "sbom",
+        }
+    }
+}
+
+/// A certificate identity (subject alternative name and OIDC issuer) accepted for a
+/// role when a bundle is verified through `[roots] sigstore`. Exactly one of
+/// `identity`/`identity_regex` and one of `issuer`/`issuer_regex`; regular
+/// expressions are anchored (they must match the whole value).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct SigstoreIdentity {
+    pub role: AttestationRole,
+    #[serde(default)]
+    pub identity: Option<String>,
+    #[serde(default)]
+    pub identity_regex: Option<String>,
+    #[serde(default)]
+    pub issuer: Option<String>,
+    #[serde(default)]
+    pub issuer_regex: Option<String>,
+}
+
+impl SigstoreIdentity {
+    /// The identity as the Sigstore verifier's policy (validated at load, so this
+    /// fails only on a policy built by hand).
+    pub fn to_identity_policy(
+        &self,
+    ) -> Result<crate::sigstore::IdentityPolicy, crate::sigstore::SigstoreError> {
+        use crate::sigstore::{IdentityPolicy, Matcher, SigstoreError};
+        let matcher =
+            |exact: &Option<String>, regex: &Option<String>, what: &str| match (exact, regex) {
+                (Some(e), None) => Ok(Matcher::exact(e.clone())),
+                (None, Some(r)) => Matcher::regex(r),
+                _ => Err(SigstoreError::Policy(format!(
+                    "give exactly one of {what} and {what}_regex"
+                ))),
+            };
+        Ok(IdentityPolicy {
+            identity: matcher(&self.identity, &self.identity_regex, "identity")?,
+            issuer: matcher(&self.issuer, &self.issuer_regex, "issuer")?,
+        })
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
@@ -301,6 +367,16 @@ impl Policy {
                 }
             }
         }
+        if !self.roots.identities.is_empty() && self.roots.sigstore.is_none() {
+            return Err(invalid(
+                "roots.identities",
+                "identities are accepted through roots.sigstore, which is not set".into(),
+            ));
+        }
+        for (i, id) in self.roots.identities.iter().enumerate() {
+            id.to_identity_policy()
+                .map_err(|e| invalid(&format!("roots.identities[{i}]"), e.to_string()))?;
+        }
         parse_duration(&self.attestations.max_age).map_err(|why| {
             invalid(
                 "attestations.max_age",
@@ -490,6 +566,10 @@ mod tests {
                 "[attestations]\nallowed_builders = [\" \"]",
                 "attestations.allowed_builders",
             ),
+            (
+                "[roots]\nidentities = [{ role = \"sbom\", identity = \"a\", issuer = \"b\" }]",
+                "roots.identities",
+            ),
         ];
         for (text, field) in cases {
             match parse(text) {
@@ -497,6 +577,36 @@ mod tests {
                 other => panic!("{text}: {other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn sigstore_identities_are_validated() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("trusted_root.json"), "{}").unwrap();
+        let parse = |ids: &str| {
+            Policy::from_toml(
+                &format!("[roots]\nsigstore = \"trusted_root.json\"\nidentities = [{ids}]"),
+                Path::new("policy.toml"),
+                dir.path(),
+            )
+        };
+        let p = parse(r#"{ role = "provenance", identity = "a", issuer = "b" }, { role = "sbom", identity_regex = "https://x/.*", issuer = "b" }"#).unwrap();
+        assert_eq!(p.roots.identities.len(), 2);
+        assert_eq!(p.roots.identities[1].role, AttestationRole::Sbom);
+        for bad in [
+            r#"{ role = "sbom", identity = "a", identity_regex = "a", issuer = "b" }"#,
+            r#"{ role = "sbom", identity = "a" }"#,
+            r#"{ role = "sbom", identity_regex = "(", issuer = "b" }"#,
+        ] {
+            match parse(bad) {
+                Err(PolicyError::Invalid { field, .. }) => assert_eq!(field, "roots.identities[0]"),
+                other => panic!("{bad}: {other:?}"),
+            }
+        }
+        assert!(matches!(
+            parse(r#"{ role = "rpm", identity = "a", issuer = "b" }"#),
+            Err(PolicyError::Syntax { .. })
+        ));
     }
 
     #[test]

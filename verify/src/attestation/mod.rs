@@ -1,2 +1,472 @@
-//! Attestation checks for `verify image` (DSSE envelopes, Sigstore bundles, SLSA
-//! provenance, SBOM predicates) against the image and the policy. Work in progress.
+//! Attestation checks for `verify image`: DSSE envelopes, Sigstore bundles and
+//! `.intoto.jsonl` files about the image, judged against the policy's keys, roots and
+//! `[attestations]` rules. See `docs/attestations.md`.
+//!
+//! Checks (stable ids; subject kind `attestation`, named `file` or `file:line`):
+//! - `attestation.signature` ([`signature`]): signed by a key, certificate or Sigstore
+//!   identity trusted for the statement's role (SLSA provenance -> `provenance`, SPDX and
+//!   CycloneDX -> `sbom`); garbage inputs are `error` findings of this check;
+//! - `attestation.subject` ([`statement`]): the statement is about this image (or one of
+//!   its installed packages);
+//! - `attestation.provenance` ([`provenance`]): builder, build type, dependencies;
+//! - `attestation.age`: the statement's time within `max_age`;
+//! - `attestation.sbom` ([`sbom`]): the SBOM describes exactly the installed packages;
+//! - `attestation.required` (subject: the image): each required predicate type attested.
+//!
+//! Fail closed: an attestation whose signature does not verify yields exactly one
+//! finding and contributes nothing else (no overlays, no credit towards `required`).
+//! Only the caller's own inputs are errors of [`check`]: a file that does not exist or
+//! cannot be read; a file that is there but is not an attestation is a finding.
+
+mod input;
+mod provenance;
+mod sbom;
+mod signature;
+mod statement;
+mod trust;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+
+pub use crate::policy::AttestationRole as Role;
+use crate::report::{Finding, Status, Subject, SubjectKind};
+pub use trust::Trust;
+
+use input::{Layout, Parsed};
+use signature::SigResult;
+use statement::{About, Head, ImageView};
+
+pub const CHECK_SIGNATURE: &str = "attestation.signature";
+pub const CHECK_SUBJECT: &str = "attestation.subject";
+pub const CHECK_PROVENANCE: &str = "attestation.provenance";
+pub const CHECK_AGE: &str = "attestation.age";
+pub const CHECK_SBOM: &str = "attestation.sbom";
+pub const CHECK_REQUIRED: &str = "attestation.required";
+
+/// Attestation files larger than this are a finding, not read further. An SBOM bundle of
+/// a large image with every file listed reaches tens of megabytes.
+pub const MAX_ATTESTATION_FILE: u64 = 512 * 1024 * 1024;
+
+/// What the attestations are compared with.
+pub struct ImageFacts<'a> {
+    /// The image's packages (gpg-pubkey excluded by sbom). `source.location` names the
+    /// image in `attestation.required` findings.
+    pub inventory: &'a ::sbom::inventory::Inventory,
+    /// Hex `attest::rootfs` digest, when the image is a directory.
+    pub rootfs_digest: Option<String>,
+    /// `sha256:HEX` for OCI inputs (`inventory.source.manifest_digest`).
+    pub manifest_digest: Option<String>,
+}
+
+/// The result of [`check`].
+#[derive(Debug, Default)]
+pub struct Outcome {
+    pub findings: Vec<Finding>,
+    /// Overlay files (path -> sha256 hex) named in `resolvedDependencies` of image
+    /// provenance that passed every check; the drift check may accept unowned or
+    /// modified files listed here. A path two such provenances give different digests
+    /// for is left out.
+    pub attested_overlays: BTreeMap<String, String>,
+}
+
+/// Errors in the caller's inputs (exit 2 upstream), never in an attestation.
+#[derive(Debug, thiserror::Error)]
+pub enum AttestationError {
+    #[error("{path}: cannot read attestation: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Key(#[from] attest::keys::KeyError),
+    #[error("{path}: {reason}")]
+    Trust { path: PathBuf, reason: String },
+}
+
+/// Checks every attestation in `files` against the image and the trust material, at
+/// time `now_unix` (Unix seconds).
+pub fn check(
+    files: &[PathBuf],
+    facts: &ImageFacts,
+    trust: &Trust,
+    now_unix: i64,
+) -> Result<Outcome, AttestationError> {
+    let img = ImageView::new(facts);
+    let mut results: Vec<Checked> = Vec::new();
+    for path in files {
+        let name = path.display().to_string();
+        let bytes = match read(path)? {
+            Ok(b) => b,
+            Err(too_large) => {
+                results.push(Checked::error(name, "too-large", too_large));
+                continue;
+            }
+        };
+        match input::layout(&bytes) {
+            Layout::Garbage(p) => results.push(Checked::error(name, p.kind, p.reason)),
+            Layout::Single(b) => {
+                results.push(check_unit(name, input::parse(b), &img, trust, now_unix))
+            }
+            Layout::Lines(lines) => results.par_extend(lines.par_iter().map(|(n, line)| {
+                check_unit(
+                    format!("{name}:{n}"),
+                    input::parse(line),
+                    &img,
+                    trust,
+                    now_unix,
+                )
+            })),
+        }
+    }
+    Ok(finish(results, facts, trust))
+}
+
+/// Reads a file; `Ok(Err(reason))` when it is too large to be an attestation.
+fn read(path: &Path) -> Result<Result<Vec<u8>, String>, AttestationError> {
+    use std::io::Read;
+    let err = |source| AttestationError::Read {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = std::fs::File::open(path).map_err(err)?;
+    let mut buf = Vec::new();
+    file.take(MAX_ATTESTATION_FILE + 1)
+        .read_to_end(&mut buf)
+        .map_err(err)?;
+    if buf.len() as u64 > MAX_ATTESTATION_FILE {
+        return Ok(Err(format!(
+            "larger than {MAX_ATTESTATION_FILE} bytes; not read"
+        )));
+    }
+    Ok(Ok(buf))
+}
+
+/// Everything one attestation contributed.
+struct Checked {
+    name: String,
+    findings: Vec<Finding>,
+    /// Predicate type, when signature and subject passed.
+    credit: Option<String>,
+    /// Overlay files, when this is image provenance that passed every check.
+    overlays: Vec<(String, String)>,
+}
+
+impl Checked {
+    fn new(name: String) -> Self {
+        Self {
+            name,
+            findings: Vec::new(),
+            credit: None,
+            overlays: Vec::new(),
+        }
+    }
+
+    fn error(name: String, kind: &str, reason: impl Into<String>) -> Self {
+        let mut c = Self::new(name);
+        c.push(CHECK_SIGNATURE, Status::Error, kind, reason);
+        c
+    }
+
+    fn push(&mut self, check: &str, status: Status, kind: &str, reason: impl Into<String>) {
+        let subject = Subject {
+            kind: SubjectKind::Attestation,
+            name: self.name.clone(),
+        };
+        self.findings
+            .push(Finding::new(check, subject, status, kind, reason));
+    }
+
+    fn result(
+        &mut self,
+        check: &str,
+        pass_kind: &str,
+        r: Result<String, (&'static str, String)>,
+    ) -> bool {
+        match r {
+            Ok(reason) => {
+                self.push(check, Status::Pass, pass_kind, reason);
+                true
+            }
+            Err((kind, reason)) => {
+                self.push(check, Status::Fail, kind, reason);
+                false
+            }
+        }
+    }
+
+    fn all_passed(&self) -> bool {
+        self.findings.iter().all(|f| f.status == Status::Pass)
+    }
+}
+
+/// The first subject's `sha256`, for the Sigstore engine (see [`signature`]).
+fn artifact_digest(head: &Head) -> Option<[u8; 32]> {
+    head.subjects.iter().find_map(|s| {
+        let mut d = [0u8; 32];
+        hex::decode_to_slice(s.digest.get("sha256")?, &mut d).ok()?;
+        Some(d)
+    })
+}
+
+fn check_unit(
+    name: String,
+    parsed: Result<Parsed, input::Problem>,
+    img: &ImageView,
+    trust: &Trust,
+    now: i64,
+) -> Checked {
+    let p = match parsed {
+        Ok(p) => p,
+        Err(e) => return Checked::error(name, e.kind, e.reason),
+    };
+    let mut c = Checked::new(name);
+    if p.payload_type != attest::dsse::INTOTO_PAYLOAD_TYPE {
+        c.push(
+            CHECK_SIGNATURE,
+            Status::Fail,
+            "wrong-payload-type",
+            format!(
+                "payload type {:?} is not {}",
+                p.payload_type,
+                attest::dsse::INTOTO_PAYLOAD_TYPE
+            ),
+        );
+        return c;
+    }
+    let head = match statement::parse_head(&p.payload) {
+        Ok(h) => h,
+        Err(why) => {
+            malformed_statement(&mut c, &p, why, trust, now);
+            return c;
+        }
+    };
+    let Some(role) = statement::role_of(&head.predicate_type) else {
+        c.push(
+            CHECK_SIGNATURE,
+            Status::Fail,
+            "unknown-predicate",
+            format!(
+                "predicate type {:?} is neither SLSA provenance nor an SBOM: no signer is \
+                 trusted for it",
+                head.predicate_type
+            ),
+        );
+        return c;
+    };
+    let times = match signature::verify(&p, role, artifact_digest(&head), trust, now) {
+        SigResult::Pass { reason, times } => {
+            c.push(CHECK_SIGNATURE, Status::Pass, "verified", reason);
+            times
+        }
+        SigResult::Fail { kind, reason } => {
+            c.push(CHECK_SIGNATURE, Status::Fail, kind, reason);
+            return c;
+        }
+    };
+    match role {
+        Role::Provenance => check_provenance(&mut c, &p, &head, img, trust, &times, now),
+        Role::Sbom => check_sbom(&mut c, &p, &head, img, trust, &times, now),
+    }
+    c
+}
+
+/// The payload is not a statement: say whether it was at least signed by someone trusted.
+fn malformed_statement(c: &mut Checked, p: &Parsed, why: String, trust: &Trust, now: i64) {
+    let mut fails = Vec::new();
+    for role in trust::ROLES {
+        match signature::verify(p, role, None, trust, now) {
+            SigResult::Pass { reason, .. } => {
+                c.push(
+                    CHECK_SIGNATURE,
+                    Status::Error,
+                    "malformed-statement",
+                    format!("{reason}, but the payload is not an in-toto Statement v1: {why}"),
+                );
+                return;
+            }
+            SigResult::Fail { kind, reason } => fails.push((kind, reason)),
+        }
+    }
+    // Not verified either: report the most telling signature failure.
+    let rank = |k: &str| match k {
+        "bad-signature" => 0,
+        "expired-certificate" | "untrusted-certificate" | "certificate-not-yet-valid" => 1,
+        _ => 2,
+    };
+    fails.sort_by_key(|(k, _)| rank(k));
+    let (kind, reason) = fails.remove(0);
+    c.push(
+        CHECK_SIGNATURE,
+        Status::Fail,
+        kind,
+        format!("{reason} (and the payload is not an in-toto Statement v1: {why})"),
+    );
+}
+
+fn subject_check(c: &mut Checked, head: &Head, img: &ImageView, build_type: Option<&str>) -> bool {
+    let r = match statement::about(head, build_type) {
+        About::Image => statement::check_image(head, img),
+        About::Package => statement::check_package(head, img),
+    };
+    let ok = c.result(CHECK_SUBJECT, "match", r);
+    if ok {
+        c.credit = Some(head.predicate_type.clone());
+    }
+    ok
+}
+
+fn check_provenance(
+    c: &mut Checked,
+    p: &Parsed,
+    head: &Head,
+    img: &ImageView,
+    trust: &Trust,
+    times: &[i64],
+    now: i64,
+) {
+    let slsa = statement::parse_predicate::<provenance::SlsaV1>(&p.payload);
+    let build_type = slsa
+        .as_ref()
+        .ok()
+        .map(|s| s.build_definition.build_type.as_str());
+    subject_check(c, head, img, build_type);
+    let slsa = match slsa {
+        Ok(s) => s,
+        Err(e) => {
+            c.push(
+                CHECK_PROVENANCE,
+                Status::Fail,
+                "malformed-provenance",
+                format!("not SLSA Provenance v1: {e}"),
+            );
+            return;
+        }
+    };
+    match provenance::check(&head.predicate_type, &slsa, head, img, trust) {
+        Ok(reason) => c.push(CHECK_PROVENANCE, Status::Pass, "trusted", reason),
+        Err(problems) => {
+            for (kind, reason) in problems {
+                c.push(CHECK_PROVENANCE, Status::Fail, kind, reason);
+            }
+        }
+    }
+    let finished = slsa
+        .run_details
+        .metadata
+        .as_ref()
+        .and_then(|m| m.finished_on.as_deref());
+    let age = provenance::check_age(
+        finished,
+        "runDetails.metadata.finishedOn",
+        times,
+        trust,
+        now,
+    );
+    c.result(CHECK_AGE, "fresh", age);
+    if c.all_passed() {
+        c.overlays = provenance::overlays(&slsa);
+    }
+}
+
+fn check_sbom(
+    c: &mut Checked,
+    p: &Parsed,
+    head: &Head,
+    img: &ImageView,
+    trust: &Trust,
+    times: &[i64],
+    now: i64,
+) {
+    subject_check(c, head, img, None);
+    let doc = statement::parse_predicate::<serde_json::Value>(&p.payload)
+        .and_then(|v| sbom::parse(&head.predicate_type, &v));
+    let doc = match doc {
+        Ok(d) => d,
+        Err(e) => {
+            c.push(CHECK_SBOM, Status::Fail, "malformed-sbom", e);
+            return;
+        }
+    };
+    match sbom::compare(&doc, img) {
+        Ok(reason) => c.push(CHECK_SBOM, Status::Pass, "match", reason),
+        Err(problems) => {
+            for (kind, reason) in problems {
+                c.push(CHECK_SBOM, Status::Fail, kind, reason);
+            }
+        }
+    }
+    let age = provenance::check_age(
+        doc.created.as_deref(),
+        "SBOM creation time",
+        times,
+        trust,
+        now,
+    );
+    c.result(CHECK_AGE, "fresh", age);
+}
+
+/// Collects findings, overlays and the `attestation.required` verdicts.
+fn finish(results: Vec<Checked>, facts: &ImageFacts, trust: &Trust) -> Outcome {
+    let mut out = Outcome::default();
+    let mut conflicting: Vec<String> = Vec::new();
+    let mut credits: Vec<(&str, &str)> = Vec::new();
+    for r in &results {
+        for (path, sha) in &r.overlays {
+            match out.attested_overlays.get(path) {
+                Some(prev) if prev != sha => conflicting.push(path.clone()),
+                _ => {
+                    out.attested_overlays.insert(path.clone(), sha.clone());
+                }
+            }
+        }
+        if let Some(pt) = &r.credit {
+            credits.push((pt, &r.name));
+        }
+    }
+    for path in &conflicting {
+        out.attested_overlays.remove(path);
+    }
+    let image = Subject {
+        kind: SubjectKind::Image,
+        name: facts.inventory.source.location.clone(),
+    };
+    for required in &trust.required_predicates {
+        let by: Vec<&str> = credits
+            .iter()
+            .filter(|(pt, _)| statement::satisfies(pt, required))
+            .map(|(_, n)| *n)
+            .collect();
+        let f = match by.first() {
+            Some(first) => Finding::new(
+                CHECK_REQUIRED,
+                image.clone(),
+                Status::Pass,
+                "attested",
+                format!(
+                    "{required}: {first}{}",
+                    if by.len() > 1 {
+                        format!(" and {} more", by.len() - 1)
+                    } else {
+                        String::new()
+                    }
+                ),
+            ),
+            None => Finding::new(
+                CHECK_REQUIRED,
+                image.clone(),
+                Status::Fail,
+                "missing-attestation",
+                format!(
+                    "no attestation of type {required} passed the signature and subject checks"
+                ),
+            ),
+        };
+        out.findings.push(f);
+    }
+    out.findings
+        .extend(results.into_iter().flat_map(|r| r.findings));
+    out
+}
