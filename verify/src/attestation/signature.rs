@@ -209,7 +209,10 @@ fn chain_to(leaf: &[u8], bundled: &[Vec<u8>], rt: &RoleTrust, now: i64) -> Resul
         &rt.anchors,
         &intermediates,
         time,
-        KeyUsage::required(ID_KP_CODE_SIGNING),
+        // webpki applies the usage to every certificate of the path; CAs commonly carry
+        // no EKU at all, so it is "required if present" here and the leaf's own EKU is
+        // required by `leaf_key` (RFC 5280 4.2.1.12: an EKU constrains where present).
+        KeyUsage::required_if_present(ID_KP_CODE_SIGNING),
         None,
         None,
     )
@@ -310,10 +313,7 @@ fn with_certificate(
             );
         }
     }
-    let key = match x509_spki(leaf).and_then(|der| {
-        PublicKey::from_spki_der(&der, std::path::Path::new("certificate"))
-            .map_err(|e| e.to_string())
-    }) {
+    let key = match leaf_key(leaf) {
         Ok(k) => k,
         Err(e) => return fail("untrusted-certificate", format!("{who}: {e}")),
     };
@@ -338,13 +338,23 @@ fn with_certificate(
     }
 }
 
-fn x509_spki(der: &[u8]) -> Result<Vec<u8>, String> {
+/// The leaf's public key, provided the leaf carries the code-signing extended key usage.
+fn leaf_key(der: &[u8]) -> Result<PublicKey, String> {
     use x509_cert::der::{Decode, Encode};
+    use x509_cert::ext::pkix::ExtendedKeyUsage;
     let cert = x509_cert::Certificate::from_der(der).map_err(|e| e.to_string())?;
-    cert.tbs_certificate
+    let code_signing = x509_cert::der::oid::ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.3");
+    match cert.tbs_certificate.get::<ExtendedKeyUsage>() {
+        Ok(Some((_, eku))) if eku.0.contains(&code_signing) => {}
+        Ok(_) => return Err("it lacks the code-signing extended key usage".into()),
+        Err(e) => return Err(format!("extended key usage: {e}")),
+    }
+    let spki = cert
+        .tbs_certificate
         .subject_public_key_info
         .to_der()
-        .map_err(|e| e.to_string())
+        .map_err(|e| e.to_string())?;
+    PublicKey::from_spki_der(&spki, std::path::Path::new("certificate")).map_err(|e| e.to_string())
 }
 
 /// A failed engine verification as (kind, reason).
