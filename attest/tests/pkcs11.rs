@@ -244,6 +244,44 @@ fn token_signed_bundles_pass_sigstore_js_and_a_changed_signature_fails() {
             );
         }
     }
+    // A certificate for the token key (`ca issue --public-key URI`), and a bundle carrying it.
+    h.attest_ok(&["ca", "init", "ca"]);
+    let id = "release@example.com";
+    h.attest_ok(&[
+        "ca",
+        "issue",
+        "ca",
+        "--public-key",
+        &uri("ec"),
+        "--identity",
+        &format!("email:{id}"),
+        "-o",
+        "ec.chain.pem",
+    ]);
+    h.attest_ok(&[
+        "provenance",
+        root.to_str().unwrap(),
+        "--key",
+        &uri("ec"),
+        "--cert",
+        "ec.chain.pem",
+        "-o",
+        "ec.cert.bundle.json",
+    ]);
+    let b = h.work().join("ec.cert.bundle.json");
+    let tr = h.work().join("ca/trusted_root.json");
+    let args = [
+        "--bundle",
+        b.to_str().unwrap(),
+        "--trusted-root",
+        tr.to_str().unwrap(),
+        "--identity",
+        id,
+    ];
+    assert!(
+        js_verify(&nm, &args),
+        "certificate bundle signed in the token"
+    );
 }
 
 #[test]
