@@ -302,6 +302,7 @@ def choose_workdir(requested: str | None, r: Recipe) -> str | None:
     if requested:
         return requested
     need = sum(len(p.files) for p in r.packages) * 4096 * 3 + (256 << 20)
+    need += 3 * sum(f.size or 0 for p in r.packages for f in p.files)
     try:
         st = os.statvfs("/dev/shm")
         if os.access("/dev/shm", os.W_OK) and st.f_bavail * st.f_frsize > 2 * need:
@@ -373,6 +374,9 @@ def parse_args(argv=None):
     ap.add_argument("--out", required=True, help="output directory (rootfs/, repo/, keys/, specs/, manifest.json)")
     ap.add_argument("--packages", type=int, help="[scale] packages: synthesize N packages")
     ap.add_argument("--files-per-package", type=int, help="[scale] files_per_package (default 100)")
+    ap.add_argument("--size-profile", choices=("tiny", "fedora"),
+                    help="[scale] size_profile: data files of a few bytes (tiny, the default) or "
+                         "Fedora-like sizes (fedora: mostly small, a tail of 100 KB-10 MB; ~10 KB a file)")
     ap.add_argument("--payload", help="override [build] payload, e.g. w0.ufdio, w1.gzdio, w19.zstdio")
     ap.add_argument("--force", action="store_true", help="replace existing outputs in --out")
     ap.add_argument("--skip-if-complete", action="store_true",
@@ -398,6 +402,8 @@ def main(argv=None) -> int:
     scale_override = {}
     if args.packages is not None:
         scale_override = {"packages": args.packages, "files_per_package": args.files_per_package or 100}
+    if args.size_profile is not None:
+        scale_override["size_profile"] = args.size_profile
     out = Path(args.out).resolve()
     work = None
     try:

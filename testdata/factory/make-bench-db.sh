@@ -6,6 +6,11 @@
 #
 #   testdata/factory/make-bench-db.sh [DIR] [extra factory.py options]
 #
+# For the drift throughput benchmark (hashing must dominate, so files need realistic sizes):
+#   testdata/factory/make-bench-db.sh target/bench-sized --packages 3000 --size-profile fedora --compose
+# gives 3,000 packages x 100 entries whose data files are mostly small with a tail of
+# 100 KB-10 MB (~2.8 GB of content; the root takes ~4 GB of disk, plus a ~2.8 GB docker-archive).
+#
 # The rpm database is then DIR/rootfs/usr/lib/sysimage/rpm/rpmdb.sqlite.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"

@@ -46,6 +46,7 @@ class FileSpec:
     doc: bool = False
     license: bool = False
     ghost: bool = False
+    bulk: bool = False              # sized content made by bulk_bytes (benchmark size profiles)
 
     def effective_mode(self) -> int:
         if self.mode is not None:
@@ -278,7 +279,15 @@ def parse_package(where: str, t: dict, defaults: dict, recipe: Recipe, host_arch
 # ---------------------------------------------------------------- scale
 
 SCALE_KEYS = {"packages", "files_per_package", "prefix", "source", "packages_per_source", "arch",
-              "noarch_every", "dist", "autoreqprov", "vendor"}
+              "noarch_every", "dist", "autoreqprov", "vendor", "size_profile"}
+# Data-file sizes per profile: (share, smallest, largest) tiers, log-uniform inside a tier.
+# "fedora": many small files and a tail of 100 KB-10 MB binaries, ~10 KB a file on average
+# (~2.8 GB for 3,000 x 100), so that hashing, not per-file system calls, dominates a drift check.
+SIZE_PROFILES = {
+    "tiny": None,
+    "fedora": [(0.8525, 64, 8 << 10), (0.14, 8 << 10, 64 << 10),
+               (0.007, 100 << 10, 1 << 20), (0.0005, 1 << 20, 10 << 20)],
+}
 SCALE_LICENSES = ["MIT", "Apache-2.0", "GPL-2.0-or-later", "MIT AND (Apache-2.0 OR BSD-3-Clause)",
                   "GPLv2+", "LGPLv2+ and MIT", "BSD", "Apache-2.0 WITH LLVM-exception", "ASL 2.0",
                   "Public Domain", "LGPL-2.1-or-later", "GPLv3+ with exceptions"]
@@ -302,7 +311,8 @@ def synthesize(scale: dict, recipe: Recipe, host_arch: str) -> list[Package]:
     if n < 1 or m < 1:
         raise RecipeError("[scale]: packages and files_per_package must be >= 1")
     for k, typ in (("prefix", str), ("source", str), ("packages_per_source", int), ("arch", str),
-                   ("noarch_every", int), ("dist", str), ("autoreqprov", bool), ("vendor", str)):
+                   ("noarch_every", int), ("dist", str), ("autoreqprov", bool), ("vendor", str),
+                   ("size_profile", str)):
         if k in scale:
             _typed("[scale]", scale[k], typ, k)
     if scale.get("packages_per_source", 1) < 1 or scale.get("noarch_every", 0) < 0:
@@ -314,6 +324,9 @@ def synthesize(scale: dict, recipe: Recipe, host_arch: str) -> list[Package]:
     noarch_every = scale.get("noarch_every", 5)
     dist = scale.get("dist", "")
     vendor = scale.get("vendor", "Factory Benchmark")
+    profile = scale.get("size_profile", "tiny")
+    if profile not in SIZE_PROFILES:
+        raise RecipeError(f"[scale]: size_profile must be one of {sorted(SIZE_PROFILES)}, got {profile!r}")
     keys = recipe.signing_keys or ["none"]
     shared = f"/usr/share/{prefix}common/shared.conf"
     pkgs: list[Package] = []
@@ -340,12 +353,24 @@ def synthesize(scale: dict, recipe: Recipe, host_arch: str) -> list[Package]:
                     p.deps["requires"].append(dep.name if t % 2 == 0 else f"{dep.name} >= {dep.evr}")
             if i >= 10 and i % 4 == 1:
                 p.deps["requires"].append(f"{prefix}virtual({_h(name, 'virt') % (i // 10)})")
-        p.files = _synthetic_files(name, i, m, shared, prefix)
+        p.files = _synthetic_files(name, i, m, shared, prefix, SIZE_PROFILES[profile])
         pkgs.append(p)
     return pkgs
 
 
-def _synthetic_files(name: str, i: int, m: int, shared: str, prefix: str) -> list[FileSpec]:
+def _profile_size(name: str, j: int, tiers: list) -> int:
+    """A deterministic size for data file j of package `name` drawn from the profile's tiers."""
+    u = _h(name, "size", j) / 2**64
+    for share, lo, hi in tiers:
+        if u < share:
+            v = _h(name, "within", j) / 2**64
+            return int(lo * (hi / lo) ** v)
+        u -= share
+    return tiers[0][1]
+
+
+def _synthetic_files(name: str, i: int, m: int, shared: str, prefix: str,
+                     tiers: list | None = None) -> list[FileSpec]:
     libdir = f"/usr/lib/{prefix.rstrip('-')}/{name}"
     special = [FileSpec(path=libdir, directory=True),
                FileSpec(path=f"/usr/share/doc/{name}/README", doc=True, content=f"{name} README\n"),
@@ -359,7 +384,11 @@ def _synthetic_files(name: str, i: int, m: int, shared: str, prefix: str) -> lis
     files += special[:max(0, min(len(special), m - len(files) - 1))]
     j = 0
     while len(files) < m:
-        files.append(FileSpec(path=f"{libdir}/data-{j:04d}.dat", content=f"{name} {j}\n"))
+        path = f"{libdir}/data-{j:04d}.dat"
+        if tiers:
+            files.append(FileSpec(path=path, size=_profile_size(name, j, tiers), bulk=True))
+        else:
+            files.append(FileSpec(path=path, content=f"{name} {j}\n"))
         j += 1
     return files
 

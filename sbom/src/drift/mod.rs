@@ -14,6 +14,7 @@
 //! never loaded whole; nothing outside the image root is ever opened.
 
 mod observe;
+mod walk;
 
 use std::collections::HashMap;
 
@@ -244,7 +245,7 @@ fn needs(inv: &Inventory, owners: &HashMap<&str, Vec<(u32, u32)>>, path: &str) -
 /// Checks a root filesystem directory.
 pub fn check_root(inv: &Inventory, root: &std::path::Path) -> Result<DriftReport, DriftError> {
     let own = owners(inv);
-    let (obs, stats) = observe::observe_root(root, &|p| needs(inv, &own, p))?;
+    let (obs, stats) = walk::observe_root(root, &|p| needs(inv, &own, p))?;
     Ok(compare(inv, &own, &obs, stats))
 }
 

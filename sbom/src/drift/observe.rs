@@ -1,12 +1,9 @@
 //! What is actually in the image: one [`Observed`] per path, with the digests its content
-//! needs, for a root directory (walkdir, then lstat and hashing in parallel with rayon) or
-//! a container image (the in-memory tree, then every layer streamed once, in parallel).
+//! needs, for a root directory (`walk.rs`) or a container image (the in-memory tree, then
+//! every layer streamed once, in parallel).
 
 use std::collections::HashMap;
 use std::io::Read;
-use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
 
 use md5::Md5;
 use rayon::prelude::*;
@@ -23,6 +20,13 @@ use crate::package::DigestAlgo;
 pub struct Digests(Vec<(DigestAlgo, String)>);
 
 impl Digests {
+    /// Whether every algorithm `need` asks for is here.
+    pub fn covers(&self, need: Need) -> bool {
+        ALGOS
+            .iter()
+            .all(|&a| need.0 & Need::algo_bit(a) == 0 || self.get(a).is_some())
+    }
+
     pub fn get(&self, a: DigestAlgo) -> Option<&str> {
         self.0
             .iter()
@@ -47,8 +51,22 @@ pub struct Observed {
     pub unreadable: bool,
 }
 
-/// Streams `r` through every algorithm in `need`, in 256 KiB chunks.
-pub fn hash_stream(mut r: impl Read, need: Need) -> std::io::Result<(Digests, u64)> {
+const ALGOS: [DigestAlgo; 6] = [
+    DigestAlgo::Md5,
+    DigestAlgo::Sha1,
+    DigestAlgo::Sha224,
+    DigestAlgo::Sha256,
+    DigestAlgo::Sha384,
+    DigestAlgo::Sha512,
+];
+
+// One buffer per thread: most files are small, and allocating (and zeroing) 256 KiB per
+// file cost more than hashing them.
+thread_local! {
+    static BUF: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0u8; 256 * 1024]);
+}
+
+fn hashers(need: Need) -> Hashers {
     let n = need.0;
     let on = |a| n & Need::algo_bit(a) != 0;
     let md5 = on(DigestAlgo::Md5).then(|| AnyHasher::Md5(Md5::new()));
@@ -57,17 +75,42 @@ pub fn hash_stream(mut r: impl Read, need: Need) -> std::io::Result<(Digests, u6
     let s256 = on(DigestAlgo::Sha256).then(|| AnyHasher::Sha256(Sha256::new()));
     let s384 = on(DigestAlgo::Sha384).then(|| AnyHasher::Sha384(Sha384::new()));
     let s512 = on(DigestAlgo::Sha512).then(|| AnyHasher::Sha512(Sha512::new()));
-    // One buffer per thread: most files are small, and allocating (and zeroing) 256 KiB
-    // per file cost more than hashing them.
-    thread_local! {
-        static BUF: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0u8; 256 * 1024]);
-    }
+    [md5, s1, s224, s256, s384, s512]
+}
+
+/// Streams `r` through every algorithm in `need`, in 256 KiB chunks.
+pub fn hash_stream(mut r: impl Read, need: Need) -> std::io::Result<(Digests, u64)> {
+    BUF.with(|b| hash_with(&mut r, &mut b.borrow_mut(), hashers(need), 0))
+}
+
+/// Hashes an open regular file whose `fstat` size is `size`. A file smaller than the
+/// buffer takes one `read` of `size + 1` bytes: a regular file returns fewer bytes than
+/// asked only at its end, so that read also proves the end (a file that grew since the
+/// `fstat` is read on to its real end).
+pub fn hash_open_file(
+    mut f: std::fs::File,
+    size: u64,
+    need: Need,
+) -> std::io::Result<(Digests, u64)> {
     BUF.with(|b| {
-        hash_with(
-            &mut r,
-            &mut b.borrow_mut(),
-            [md5, s1, s224, s256, s384, s512],
-        )
+        let buf = &mut b.borrow_mut();
+        let mut hs = hashers(need);
+        let ask = usize::try_from(size).map_or(buf.len(), |s| s.saturating_add(1).min(buf.len()));
+        let k = loop {
+            match f.read(&mut buf[..ask]) {
+                Ok(k) => break k,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        };
+        for h in hs.iter_mut().flatten() {
+            h.update(&buf[..k]);
+        }
+        if k < ask {
+            let d = hs.into_iter().flatten().map(AnyHasher::finish).collect();
+            return Ok((Digests(d), k as u64));
+        }
+        hash_with(&mut f, buf, hs, k as u64)
     })
 }
 
@@ -109,8 +152,9 @@ fn hash_with(
     r: &mut impl Read,
     buf: &mut [u8],
     mut hs: Hashers,
+    already: u64,
 ) -> std::io::Result<(Digests, u64)> {
-    let mut total = 0u64;
+    let mut total = already;
     loop {
         let k = match r.read(buf) {
             Ok(0) => break,
@@ -151,13 +195,13 @@ impl Names {
             groups: table(group),
         }
     }
-    fn user(&self, uid: u64) -> Option<String> {
+    pub(super) fn user(&self, uid: u64) -> Option<String> {
         self.users
             .get(&uid)
             .cloned()
             .or_else(|| (uid == 0).then(|| "root".to_owned()))
     }
-    fn group(&self, gid: u64) -> Option<String> {
+    pub(super) fn group(&self, gid: u64) -> Option<String> {
         self.groups
             .get(&gid)
             .cloned()
@@ -165,137 +209,7 @@ impl Names {
     }
 }
 
-fn read_small(root: &Path, rel: &str) -> String {
-    let p = root.join(rel);
-    match std::fs::symlink_metadata(&p) {
-        Ok(m) if m.is_file() && m.len() < (16 << 20) => std::fs::read(&p)
-            .map(|b| String::from_utf8_lossy(&b).into_owned())
-            .unwrap_or_default(),
-        _ => String::new(),
-    }
-}
-
 type Stats = (u64, u64);
-
-/// Walks a root directory (never following symlinks) and hashes what `need` asks for.
-pub fn observe_root(
-    root: &Path,
-    need: &(dyn Fn(&str) -> Need + Sync),
-) -> Result<(HashMap<String, Observed>, Stats), DriftError> {
-    use std::os::unix::fs::MetadataExt;
-    let names = Names::parse(
-        &read_small(root, "etc/passwd"),
-        &read_small(root, "etc/group"),
-    );
-    let mut paths = Vec::new();
-    for e in walkdir::WalkDir::new(root).follow_links(false).min_depth(1) {
-        let e = e.map_err(|e| DriftError::Io {
-            path: e
-                .path()
-                .map(|p| p.display().to_string())
-                .unwrap_or_default(),
-            source: e.into(),
-        })?;
-        let rel = e
-            .path()
-            .strip_prefix(root)
-            .map(|p| p.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        paths.push(rel);
-    }
-    // Hard links: the first path of an inode hashes it, the others wait for its result.
-    let seen: Mutex<HashMap<(u64, u64), usize>> = Mutex::new(HashMap::new());
-    let files = AtomicU64::new(0);
-    let bytes = AtomicU64::new(0);
-    let observed: Vec<(String, Observed, Option<usize>)> = paths
-        .into_par_iter()
-        .enumerate()
-        .map(|(i, rel)| {
-            let p = root.join(&rel);
-            let io = |source| DriftError::Io {
-                path: p.display().to_string(),
-                source,
-            };
-            let m = std::fs::symlink_metadata(&p).map_err(io)?;
-            let ft = m.file_type();
-            use std::os::unix::fs::FileTypeExt;
-            let kind = if ft.is_symlink() {
-                Kind::Symlink
-            } else if ft.is_dir() {
-                Kind::Dir
-            } else if ft.is_file() {
-                Kind::File
-            } else if ft.is_char_device() {
-                Kind::CharDevice
-            } else if ft.is_block_device() {
-                Kind::BlockDevice
-            } else {
-                Kind::Fifo
-            };
-            let mut o = Observed {
-                kind,
-                mode: m.mode() & 0o177777,
-                size: m.len(),
-                link: None,
-                user: names.user(u64::from(m.uid())),
-                group: names.group(u64::from(m.gid())),
-                digests: Digests::default(),
-                unreadable: false,
-            };
-            let mut alias = None;
-            match kind {
-                Kind::Symlink => {
-                    o.link = Some(
-                        std::fs::read_link(&p)
-                            .map_err(io)?
-                            .to_string_lossy()
-                            .into_owned(),
-                    );
-                }
-                Kind::File => {
-                    let n = need(&rel);
-                    if n.0 != 0 {
-                        if m.nlink() > 1 {
-                            let mut s = seen.lock().unwrap_or_else(|e| e.into_inner());
-                            match s.get(&(m.dev(), m.ino())) {
-                                Some(&first) => alias = Some(first),
-                                None => {
-                                    s.insert((m.dev(), m.ino()), i);
-                                }
-                            }
-                        }
-                        if alias.is_none() {
-                            match std::fs::File::open(&p).and_then(|f| hash_stream(f, n)) {
-                                Ok((d, len)) => {
-                                    o.digests = d;
-                                    files.fetch_add(1, Ordering::Relaxed);
-                                    bytes.fetch_add(len, Ordering::Relaxed);
-                                }
-                                Err(_) => o.unreadable = true,
-                            }
-                        }
-                    }
-                }
-                _ => {}
-            }
-            Ok((rel, o, alias))
-        })
-        .collect::<Result<_, DriftError>>()?;
-    // Hard links hash once: the other links take the first link's digests. (Were the
-    // links to need different algorithms, e.g. one owned by an MD5 package and one
-    // unowned, the second would lack its algorithm and show as a digest change.)
-    let digests: Vec<Digests> = observed.iter().map(|(_, o, _)| o.digests.clone()).collect();
-    let map = observed
-        .into_iter()
-        .map(|(rel, mut o, alias)| {
-            if let Some(first) = alias {
-                o.digests = digests[first].clone();
-            }
-            (rel, o)
-        })
-        .collect();
-    Ok((map, (files.into_inner(), bytes.into_inner())))
-}
 
 /// Observes a container image from its tree; content is hashed by streaming each layer
 /// once (layers in parallel), only for the entries the final tree still shows.

@@ -1,62 +1,471 @@
-//! Streaming one layer: open the blob, check its digest while reading, decompress (gzip,
-//! zstd or none, from the magic bytes), enforce the size limits, and walk the tar entries
-//! with normalized, checked paths. Nothing is written anywhere.
+//! Streaming layers: open the blob, check its digest while reading, decompress (gzip, zstd
+//! or none, from the magic bytes), enforce the size limits, and walk the tar entries with
+//! normalized, checked paths. Nothing is written anywhere.
 //!
-//! The pipeline is `blob -> [stored-digest tap] -> decompressor -> [diff-id tap + size
-//! limit] -> tar`. Both taps are shared handles so that, once the tar walk ends, the rest
-//! of each stream can be drained and the digest compared: a blob is only accepted when
-//! every byte of it was hashed.
+//! Two threads per layer: a *producer* reads the blob through its stored-digest tap,
+//! decompresses it, hashes the plain stream (diff_id), charges the byte budget and hands
+//! 256 KiB chunks over a bounded channel; the caller's thread parses the tar and visits the
+//! entries. Inflating a 376 MB layer took 0.3 s of the 2.4 s the one-thread reader needed,
+//! the rest was tiny reads through the decompressor and tar bookkeeping on the same core.
+//! The producer always reads its blob to the end, even when the tar walk stopped early, so
+//! a blob is only accepted when every byte of it was hashed.
 
-use std::cell::RefCell;
-use std::io::{self, BufRead, BufReader, Read};
-use std::rc::Rc;
+use std::collections::VecDeque;
+use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::Arc;
+use std::thread::{Scope, ScopedJoinHandle};
 
 use super::blobs::{Digest, Hasher, Store};
 use super::manifest::LayerRef;
 use super::tree::Kind;
 use super::{ImageError, Limits};
 
-/// Hashes and counts what passes through; optionally charges a shared byte budget.
-struct Tap {
-    inner: Box<dyn Read>,
+/// Decompressed bytes per chunk handed from the producer to the tar walk.
+const CHUNK: usize = 256 << 10;
+/// Chunks in flight per layer: enough to ride out a burst of tiny entries (or one big
+/// entry being hashed) on either side.
+const DEPTH: usize = 8;
+
+type Raw = Box<dyn Read + Send>;
+
+/// Hashes and counts the bytes read through it.
+struct HashTap {
+    inner: Raw,
     hasher: Option<Hasher>,
     count: u64,
-    budget: Option<(&'static str, std::sync::Arc<AtomicU64>)>,
-    exceeded: bool,
 }
 
-#[derive(Clone)]
-struct TapReader(Rc<RefCell<Tap>>);
-
-impl Read for TapReader {
+impl Read for HashTap {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let mut t = self.0.borrow_mut();
-        let n = t.inner.read(buf)?;
-        if let Some(h) = t.hasher.as_mut() {
+        let n = self.inner.read(buf)?;
+        if let Some(h) = self.hasher.as_mut() {
             h.update(&buf[..n]);
         }
-        t.count += n as u64;
-        if let Some((_, b)) = &t.budget {
-            // fetch_update never underflows: the budget is the bytes still allowed.
-            let ok = b
-                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| {
-                    left.checked_sub(n as u64)
-                })
-                .is_ok();
-            if !ok {
-                t.exceeded = true;
-                return Err(io::Error::other("decompressed size limit exceeded"));
-            }
-        }
+        self.count += n as u64;
         Ok(n)
     }
 }
 
-/// Reads `r` to its end. `io::copy` uses a stack buffer: this runs once per tar entry,
-/// and a heap buffer per call cost more than the decompression on 300,000 small files.
-fn drain(r: &mut impl Read) -> io::Result<()> {
-    io::copy(r, &mut io::sink()).map(|_| ())
+/// The decompressor over the tapped blob; concrete so the tap can be taken back to hash
+/// whatever the decompressor left unread (trailing bytes, or the rest after a broken stream).
+enum Decoder {
+    Gzip(flate2::bufread::MultiGzDecoder<BufReader<HashTap>>),
+    Zstd(zstd::stream::read::Decoder<'static, BufReader<HashTap>>),
+    Plain(BufReader<HashTap>),
+}
+
+impl Decoder {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Decoder::Gzip(d) => d.read(buf),
+            Decoder::Zstd(d) => d.read(buf),
+            Decoder::Plain(d) => d.read(buf),
+        }
+    }
+
+    /// The tap; bytes the decompressor had buffered were already hashed and counted.
+    fn into_tap(self) -> HashTap {
+        match self {
+            Decoder::Gzip(d) => d.into_inner().into_inner(),
+            Decoder::Zstd(d) => d.finish().into_inner(),
+            Decoder::Plain(d) => d.into_inner(),
+        }
+    }
+}
+
+/// Opens a layer's blob behind its digest tap and picks the decompressor by magic bytes.
+fn open_decoder(store: &Store, lref: &LayerRef, what: &str) -> Result<Decoder, ImageError> {
+    let (raw, _) = match &lref.stored {
+        Some((d, _)) => store.open_blob(d)?,
+        None => store
+            .open_named(&lref.member)?
+            .ok_or_else(|| ImageError::MissingBlob {
+                blob: lref.member.clone(),
+            })?,
+    };
+    let tap = HashTap {
+        inner: raw,
+        hasher: lref.stored.as_ref().map(|(d, _)| d.hasher()),
+        count: 0,
+    };
+    let mut buffered = BufReader::with_capacity(1 << 16, tap);
+    let magic = buffered.fill_buf().map_err(|source| ImageError::Io {
+        what: what.to_owned(),
+        source,
+    })?;
+    if magic.starts_with(&[0x1f, 0x8b]) {
+        Ok(Decoder::Gzip(flate2::bufread::MultiGzDecoder::new(
+            buffered,
+        )))
+    } else if magic.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        zstd::stream::read::Decoder::with_buffer(buffered)
+            .map(Decoder::Zstd)
+            .map_err(|source| ImageError::Io {
+                what: what.to_owned(),
+                source,
+            })
+    } else if magic.starts_with(b"BZh") || magic.starts_with(&[0xfd, b'7', b'z', b'X', b'Z']) {
+        Err(ImageError::Unsupported {
+            what: what.to_owned(),
+            reason: "bzip2/xz layers are not supported (OCI defines gzip and zstd)".into(),
+        })
+    } else {
+        Ok(Decoder::Plain(buffered))
+    }
+}
+
+/// What the producer saw of one layer.
+struct Produced {
+    /// Digest (hex) and size of the stored blob, when it has a stored digest to match.
+    stored: Option<(String, u64)>,
+    /// Digest (hex) of the plain stream, when a diff_id is to be matched, and its size.
+    plain: Option<String>,
+    plain_count: u64,
+    exceeded: bool,
+    /// The compressed stream was corrupt or truncated.
+    broken: Option<io::Error>,
+    /// Reading the blob itself failed (its digest is then incomplete).
+    unreadable: Option<io::Error>,
+}
+
+/// Fills `buf` from `dec`; `(bytes, at end, error)`.
+fn fill(dec: &mut Decoder, buf: &mut [u8]) -> (usize, bool, Option<io::Error>) {
+    let mut n = 0;
+    while n < buf.len() {
+        match dec.read(&mut buf[n..]) {
+            Ok(0) => return (n, true, None),
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return (n, true, Some(e)),
+        }
+    }
+    (n, false, None)
+}
+
+/// The producer thread: decompress, hash, charge the budget, send chunks; once the walk
+/// hangs up, go on reading (and hashing) to the end without sending.
+fn produce(
+    mut dec: Decoder,
+    mut plain: Option<Hasher>,
+    budget: &AtomicU64,
+    tx: SyncSender<io::Result<Vec<u8>>>,
+    free: Receiver<Vec<u8>>,
+) -> Produced {
+    let mut sending = true;
+    let mut plain_count = 0u64;
+    let mut spare: Option<Vec<u8>> = None;
+    let mut broken = None;
+    loop {
+        let mut buf = spare
+            .take()
+            .or_else(|| free.try_recv().ok())
+            .unwrap_or_default();
+        if buf.len() < CHUNK {
+            buf.resize(CHUNK, 0);
+        }
+        let (n, end, err) = fill(&mut dec, &mut buf);
+        if let Some(h) = plain.as_mut() {
+            h.update(&buf[..n]);
+        }
+        plain_count += n as u64;
+        // fetch_update never underflows: the budget is the bytes still allowed.
+        let within = budget
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| {
+                left.checked_sub(n as u64)
+            })
+            .is_ok();
+        if !within {
+            let _ = tx.send(Err(io::Error::other("decompressed size limit exceeded")));
+            return Produced {
+                stored: None,
+                plain: None,
+                plain_count,
+                exceeded: true,
+                broken: None,
+                unreadable: None,
+            };
+        }
+        if sending && n > 0 {
+            buf.truncate(n);
+            sending = tx.send(Ok(buf)).is_ok();
+        } else {
+            spare = Some(buf);
+        }
+        if let Some(e) = err {
+            if sending {
+                let _ = tx.send(Err(io::Error::new(e.kind(), e.to_string())));
+            }
+            broken = Some(e);
+        }
+        if end {
+            break;
+        }
+    }
+    drop(tx);
+    // Whatever the decompressor did not consume still belongs to the blob.
+    let mut tap = dec.into_tap();
+    let mut unreadable = None;
+    let mut scratch = spare.unwrap_or_else(|| vec![0u8; CHUNK]);
+    loop {
+        match tap.read(&mut scratch) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                unreadable = Some(e);
+                break;
+            }
+        }
+    }
+    let count = tap.count;
+    Produced {
+        stored: tap.hasher.map(|h| (h.finish_hex(), count)),
+        plain: plain.map(Hasher::finish_hex),
+        plain_count,
+        exceeded: false,
+        broken,
+        unreadable,
+    }
+}
+
+/// The walk's side of the channel: a forward-only buffered reader over the chunks.
+/// Seeking forward skips bytes: the tar reader skips entry padding by seeking, which
+/// otherwise zeroes a 32 KiB stack buffer per entry.
+struct Feed {
+    rx: Receiver<io::Result<Vec<u8>>>,
+    free: SyncSender<Vec<u8>>,
+    cur: Vec<u8>,
+    pos: usize,
+    at: u64,
+    end: bool,
+}
+
+impl BufRead for Feed {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        while self.pos == self.cur.len() && !self.end {
+            match self.rx.recv() {
+                Ok(Ok(chunk)) => {
+                    let old = std::mem::replace(&mut self.cur, chunk);
+                    self.pos = 0;
+                    if old.capacity() >= CHUNK {
+                        let _ = self.free.try_send(old);
+                    }
+                }
+                Ok(Err(e)) => {
+                    self.end = true;
+                    return Err(e);
+                }
+                Err(_) => self.end = true,
+            }
+        }
+        Ok(&self.cur[self.pos..])
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.pos += n;
+        self.at += n as u64;
+    }
+}
+
+impl Read for Feed {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let avail = self.fill_buf()?;
+        let n = avail.len().min(buf.len());
+        buf[..n].copy_from_slice(&avail[..n]);
+        self.consume(n);
+        Ok(n)
+    }
+}
+
+impl Seek for Feed {
+    fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
+        let SeekFrom::Current(delta) = to else {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "a layer stream only skips forward",
+            ));
+        };
+        let mut left = u64::try_from(delta).map_err(|_| {
+            io::Error::new(
+                io::ErrorKind::Unsupported,
+                "a layer stream only skips forward",
+            )
+        })?;
+        while left > 0 {
+            let avail = self.fill_buf()?.len();
+            if avail == 0 {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "unexpected end of the layer stream while skipping",
+                ));
+            }
+            let k = avail.min(usize::try_from(left).unwrap_or(usize::MAX));
+            self.consume(k);
+            left -= k as u64;
+        }
+        Ok(self.at)
+    }
+}
+
+/// One layer whose producer is running.
+struct Started<'scope> {
+    idx: usize,
+    what: String,
+    feed: Feed,
+    producer: ScopedJoinHandle<'scope, Produced>,
+}
+
+fn start<'scope>(
+    s: &'scope Scope<'scope, '_>,
+    store: &Store,
+    lref: &LayerRef,
+    idx: usize,
+    budget: &'scope AtomicU64,
+) -> Result<Started<'scope>, ImageError> {
+    let what = format!("layer {idx} ({})", lref.name);
+    let dec = open_decoder(store, lref, &what)?;
+    let plain = lref.diff_id.as_ref().map(Digest::hasher);
+    let (tx, rx) = sync_channel(DEPTH);
+    let (free_tx, free_rx) = sync_channel(DEPTH + 2);
+    let producer = std::thread::Builder::new()
+        .name(format!("sbom-layer-{idx}"))
+        .spawn_scoped(s, move || produce(dec, plain, budget, tx, free_rx))
+        .map_err(|source| ImageError::Io {
+            what: what.clone(),
+            source,
+        })?;
+    Ok(Started {
+        idx,
+        what,
+        feed: Feed {
+            rx,
+            free: free_tx,
+            cur: Vec::new(),
+            pos: 0,
+            at: 0,
+            end: false,
+        },
+        producer,
+    })
+}
+
+/// Walks a started layer's tar, then checks what the producer hashed.
+fn finish(
+    st: Started<'_>,
+    lref: &LayerRef,
+    limits: &Limits,
+    visit: &mut dyn FnMut(&mut EntryInfo, &mut dyn Read) -> Result<(), ImageError>,
+) -> Result<(), ImageError> {
+    let Started {
+        idx: _,
+        what,
+        feed,
+        producer,
+    } = st;
+    // The walk drops the feed when it returns: the producer then reads on without sending.
+    let result = walk_tar(feed, &what, limits, visit);
+    let p = producer.join().map_err(|_| ImageError::Io {
+        what: what.clone(),
+        source: io::Error::other("the decompressing thread panicked"),
+    })?;
+    if p.exceeded {
+        return Err(ImageError::TooLarge {
+            what: format!("{what}: decompressed image content"),
+            limit: limits.max_total,
+        });
+    }
+    if let Some(source) = p.unreadable {
+        return Err(ImageError::Io { what, source });
+    }
+    // A digest mismatch explains any other failure, so it is reported first. The stored
+    // digest covers the whole blob even when its compressed stream broke.
+    if let (Some((d, size)), Some((got, n))) = (&lref.stored, &p.stored) {
+        if *got != d.hex || size.is_some_and(|s| s != *n) {
+            return Err(ImageError::DigestMismatch {
+                blob: lref.name.clone(),
+                expected: format!("{d} ({} bytes)", size.map_or("?".into(), |s| s.to_string())),
+                actual: format!("{}:{got} ({n} bytes)", d.algo),
+            });
+        }
+    }
+    result?;
+    if let Some(e) = p.broken {
+        return Err(ImageError::Tar {
+            what,
+            entry: u64::MAX,
+            reason: format!("corrupt or truncated layer stream: {e}"),
+        });
+    }
+    if let (Some(d), Some(got)) = (&lref.diff_id, &p.plain) {
+        if *got != d.hex {
+            return Err(ImageError::DigestMismatch {
+                blob: format!("{} (uncompressed, diff_id)", lref.name),
+                expected: format!("{d} (? bytes)"),
+                actual: format!("{}:{got} ({} bytes)", d.algo, p.plain_count),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Streams `layers` in order, calling `visit(layer index, entry, content)` for every entry.
+/// The producers of up to `ahead` following layers run while one layer is walked, so
+/// decompression overlaps the tar walk across layer boundaries too.
+pub fn walk_layers(
+    store: &Store,
+    layers: &[LayerRef],
+    limits: &Limits,
+    budget: &Arc<AtomicU64>,
+    ahead: usize,
+    mut visit: impl FnMut(usize, &mut EntryInfo, &mut dyn Read) -> Result<(), ImageError>,
+) -> Result<(), ImageError> {
+    let budget: &AtomicU64 = budget;
+    std::thread::scope(|s| {
+        let mut running: VecDeque<Started> = VecDeque::new();
+        let mut next = 0;
+        for (i, lref) in layers.iter().enumerate() {
+            while next < layers.len() && next <= i + ahead {
+                running.push_back(start(s, store, &layers[next], next, budget)?);
+                next += 1;
+            }
+            let st = running.pop_front().expect("layer started above");
+            let idx = st.idx;
+            finish(st, lref, limits, &mut |info, r| visit(idx, info, r))?;
+        }
+        Ok(())
+    })
+}
+
+/// Streams layer `idx`, calling `visit` for every entry with a reader of its content.
+/// Content the visitor leaves unread is read and counted here, so a short entry (a
+/// truncated tar) is always noticed; then both digests are checked.
+pub fn walk(
+    store: &Store,
+    lref: &LayerRef,
+    idx: usize,
+    limits: &Limits,
+    budget: &Arc<AtomicU64>,
+    mut visit: impl FnMut(&EntryInfo, &mut dyn Read) -> Result<(), ImageError>,
+) -> Result<(), ImageError> {
+    let budget: &AtomicU64 = budget;
+    std::thread::scope(|s| {
+        let st = start(s, store, lref, idx, budget)?;
+        finish(st, lref, limits, &mut |info, r| visit(info, r))
+    })
+}
+
+/// Reads `r` to its end through a reused buffer.
+fn drain(r: &mut impl Read, scratch: &mut [u8]) -> io::Result<()> {
+    loop {
+        match r.read(scratch) {
+            Ok(0) => return Ok(()),
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 /// What a normalized tar entry is.
@@ -72,7 +481,9 @@ pub enum EntryKind {
     Skip,
 }
 
-/// One tar entry, normalized, as the visitor sees it.
+/// One tar entry, normalized, as the visitor sees it. A visitor given `&mut` may take
+/// the strings out (they are not used after it returns).
+#[derive(Debug, Clone)]
 pub struct EntryInfo {
     pub index: u32,
     /// Normalized path (`usr/bin/x`); for whiteouts the path they delete, for an opaque
@@ -94,6 +505,11 @@ pub fn normalize(raw: &str) -> Result<String, &'static str> {
     if raw.starts_with('/') {
         return Err("absolute path");
     }
+    // Most names are already normal (`usr/bin/x`): one scan, one copy.
+    let body = raw.trim_start_matches("./");
+    if !body.is_empty() && body.split('/').all(|c| !matches!(c, "" | "." | "..")) {
+        return Ok(body.to_owned());
+    }
     let mut parts: Vec<&str> = Vec::new();
     for c in raw.split('/') {
         match c {
@@ -107,7 +523,8 @@ pub fn normalize(raw: &str) -> Result<String, &'static str> {
 
 fn classify(e: &tar::Entry<'_, impl Read>, index: u32) -> Result<EntryInfo, String> {
     let h = e.header();
-    let raw = String::from_utf8_lossy(&e.path_bytes()).into_owned();
+    let bytes = e.path_bytes();
+    let raw = String::from_utf8_lossy(&bytes);
     let path = normalize(&raw).map_err(|r| format!("{raw:?}: {r}"))?;
     let (dir, base) = super::tree::split_parent(&path);
     let link = e
@@ -169,154 +586,22 @@ fn classify(e: &tar::Entry<'_, impl Read>, index: u32) -> Result<EntryInfo, Stri
     })
 }
 
-/// Streams layer `idx`, calling `visit` for every entry with a reader of its content.
-/// Content the visitor leaves unread is read and counted here, so a short entry (a
-/// truncated tar) is always noticed; then both digests are checked.
-pub fn walk(
-    store: &Store,
-    lref: &LayerRef,
-    idx: usize,
-    limits: &Limits,
-    budget: &std::sync::Arc<AtomicU64>,
-    mut visit: impl FnMut(&EntryInfo, &mut dyn Read) -> Result<(), ImageError>,
-) -> Result<(), ImageError> {
-    let what = format!("layer {idx} ({})", lref.name);
-    let (raw, _) = match &lref.stored {
-        Some((d, _)) => store.open_blob(d)?,
-        None => store
-            .open_named(&lref.member)?
-            .ok_or_else(|| ImageError::MissingBlob {
-                blob: lref.member.clone(),
-            })?,
-    };
-    let stored = Rc::new(RefCell::new(Tap {
-        inner: raw,
-        hasher: lref.stored.as_ref().map(|(d, _)| d.hasher()),
-        count: 0,
-        budget: None,
-        exceeded: false,
-    }));
-    let mut buffered = BufReader::with_capacity(1 << 16, TapReader(stored.clone()));
-    let magic = buffered
-        .fill_buf()
-        .map_err(|source| ImageError::Io {
-            what: what.clone(),
-            source,
-        })?
-        .to_vec();
-    let decoded: Box<dyn Read> = if magic.starts_with(&[0x1f, 0x8b]) {
-        Box::new(flate2::bufread::MultiGzDecoder::new(buffered))
-    } else if magic.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-        Box::new(
-            zstd::stream::read::Decoder::with_buffer(buffered).map_err(|source| {
-                ImageError::Io {
-                    what: what.clone(),
-                    source,
-                }
-            })?,
-        )
-    } else if magic.starts_with(b"BZh") || magic.starts_with(&[0xfd, b'7', b'z', b'X', b'Z']) {
-        return Err(ImageError::Unsupported {
-            what,
-            reason: "bzip2/xz layers are not supported (OCI defines gzip and zstd)".into(),
-        });
-    } else {
-        Box::new(buffered)
-    };
-    let plain = Rc::new(RefCell::new(Tap {
-        inner: decoded,
-        hasher: lref.diff_id.as_ref().map(Digest::hasher),
-        count: 0,
-        budget: Some(("image", budget.clone())),
-        exceeded: false,
-    }));
-    let result = walk_tar(TapReader(plain.clone()), &what, limits, &mut visit);
-    // Finish both streams so every byte is hashed, whatever the walk said.
-    let drained =
-        drain(&mut TapReader(plain.clone())).and_then(|()| drain(&mut TapReader(stored.clone())));
-    let check = |tap: &Rc<RefCell<Tap>>,
-                 want: Option<(&Digest, Option<u64>)>,
-                 blob: &str|
-     -> Result<(), ImageError> {
-        let Some((d, size)) = want else { return Ok(()) };
-        let mut t = tap.borrow_mut();
-        let got = t.hasher.take().map(Hasher::finish_hex).unwrap_or_default();
-        if got != d.hex || size.is_some_and(|s| s != t.count) {
-            return Err(ImageError::DigestMismatch {
-                blob: blob.to_owned(),
-                expected: format!("{d} ({} bytes)", size.map_or("?".into(), |s| s.to_string())),
-                actual: format!("{}:{got} ({} bytes)", d.algo, t.count),
-            });
-        }
-        Ok(())
-    };
-    if plain.borrow().exceeded {
-        return Err(ImageError::TooLarge {
-            what: format!("{what}: decompressed image content"),
-            limit: limits.max_total,
-        });
-    }
-    // A digest mismatch explains any other failure, so it is reported first.
-    if drained.is_ok() {
-        check(
-            &stored,
-            lref.stored.as_ref().map(|(d, s)| (d, *s)),
-            &lref.name,
-        )?;
-    } else if let Some((d, s)) = &lref.stored {
-        // The stream broke (bad compression); hash the raw blob alone to tell a tampered
-        // blob from a corrupt one.
-        let (mut r, _) = store.open_blob(d)?;
-        let mut h = d.hasher();
-        let mut n = 0u64;
-        let mut buf = vec![0u8; 1 << 16];
-        loop {
-            let k = r.read(&mut buf).map_err(|source| ImageError::Io {
-                what: what.clone(),
-                source,
-            })?;
-            if k == 0 {
-                break;
-            }
-            n += k as u64;
-            h.update(&buf[..k]);
-        }
-        let got = h.finish_hex();
-        if got != d.hex || s.is_some_and(|s| s != n) {
-            return Err(ImageError::DigestMismatch {
-                blob: lref.name.clone(),
-                expected: d.to_string(),
-                actual: format!("{}:{got} ({n} bytes)", d.algo),
-            });
-        }
-    }
-    result?;
-    drained.map_err(|e| ImageError::Tar {
-        what: what.clone(),
-        entry: u64::MAX,
-        reason: format!("corrupt or truncated layer stream: {e}"),
-    })?;
-    check(
-        &plain,
-        lref.diff_id.as_ref().map(|d| (d, None)),
-        &format!("{} (uncompressed, diff_id)", lref.name),
-    )?;
-    Ok(())
-}
-
 fn walk_tar(
-    r: TapReader,
+    feed: Feed,
     what: &str,
     limits: &Limits,
-    visit: &mut dyn FnMut(&EntryInfo, &mut dyn Read) -> Result<(), ImageError>,
+    visit: &mut dyn FnMut(&mut EntryInfo, &mut dyn Read) -> Result<(), ImageError>,
 ) -> Result<(), ImageError> {
-    let mut ar = tar::Archive::new(r);
+    let mut ar = tar::Archive::new(feed);
     let tar_err = |entry: u64, reason: String| ImageError::Tar {
         what: what.to_owned(),
         entry,
         reason,
     };
-    let entries = ar.entries().map_err(|e| tar_err(0, e.to_string()))?;
+    let mut scratch = vec![0u8; 64 << 10];
+    let entries = ar
+        .entries_with_seek()
+        .map_err(|e| tar_err(0, e.to_string()))?;
     for (n, e) in (0_u64..).zip(entries) {
         let mut e = e.map_err(|e| {
             tar_err(
@@ -331,13 +616,14 @@ fn walk_tar(
             });
         }
         let index = u32::try_from(n).map_err(|_| tar_err(n, "too many entries".into()))?;
-        let info = classify(&e, index).map_err(|reason| ImageError::Hostile {
+        let mut info = classify(&e, index).map_err(|reason| ImageError::Hostile {
             what: what.to_owned(),
             entry: n,
             path: String::from_utf8_lossy(&e.path_bytes()).into_owned(),
             reason,
         })?;
-        if info.size > limits.max_entry {
+        let size = info.size;
+        if size > limits.max_entry {
             return Err(ImageError::TooLarge {
                 what: format!("{what}: entry {n} ({})", info.path),
                 limit: limits.max_entry,
@@ -347,15 +633,18 @@ fn walk_tar(
             inner: &mut e,
             n: 0,
         };
-        visit(&info, &mut counted)?;
-        drain(&mut counted).map_err(|err| tar_err(n, format!("{}: {err}", info.path)))?;
-        if counted.n != info.size {
+        visit(&mut info, &mut counted)?;
+        drop(info);
+        // The visitor may have taken the path: messages re-read it from the header.
+        let path = |e: &tar::Entry<'_, Feed>| String::from_utf8_lossy(&e.path_bytes()).into_owned();
+        if let Err(err) = drain(&mut counted, &mut scratch) {
+            return Err(tar_err(n, format!("{}: {err}", path(&e))));
+        }
+        if counted.n != size {
+            let got = counted.n;
             return Err(tar_err(
                 n,
-                format!(
-                    "{}: truncated tar: {} of {} content bytes",
-                    info.path, counted.n, info.size
-                ),
+                format!("{}: truncated tar: {got} of {size} content bytes", path(&e)),
             ));
         }
     }
@@ -386,5 +675,8 @@ mod tests {
         assert!(normalize("/etc/passwd").is_err());
         assert!(normalize("a/../../x").is_err());
         assert!(normalize("..").is_err());
+        assert!(normalize("./a/..").is_err());
+        assert_eq!(normalize("././usr/bin").unwrap(), "usr/bin");
+        assert_eq!(normalize("usr/bin/").unwrap(), "usr/bin");
     }
 }

@@ -22,8 +22,6 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
-use rayon::prelude::*;
-
 use blobs::Store;
 use layer::EntryKind;
 pub use manifest::Platform;
@@ -179,12 +177,6 @@ fn wanted(path: &str) -> bool {
         })
 }
 
-/// One layer's entries, read in parallel with the other layers, applied in order.
-struct LayerRecords {
-    entries: Vec<layer::EntryInfo>,
-    captured: Vec<(u32, Vec<u8>)>,
-}
-
 impl Image {
     /// Opens an image input of any of the three kinds and applies its layers.
     pub fn open(
@@ -205,58 +197,43 @@ impl Image {
             _ => manifest::select_oci(&store, platform)?,
         };
         let budget = Arc::new(AtomicU64::new(limits.max_total));
-        let records: Vec<LayerRecords> = selected
-            .layers
-            .par_iter()
-            .enumerate()
-            .map(|(i, l)| {
-                let mut rec = LayerRecords {
-                    entries: Vec::new(),
-                    captured: Vec::new(),
-                };
-                layer::walk(&store, l, i, &limits, &budget, |info, content| {
-                    if info.kind == EntryKind::Node(Kind::File) && wanted(&info.path) {
-                        let mut v = Vec::with_capacity(info.size.min(1 << 30) as usize);
-                        content
-                            .read_to_end(&mut v)
-                            .map_err(|source| ImageError::Io {
-                                what: format!("layer {i} ({}): {}", l.name, info.path),
-                                source,
-                            })?;
-                        rec.captured.push((info.index, v));
-                    }
-                    rec.entries.push(layer::EntryInfo {
-                        index: info.index,
-                        path: info.path.clone(),
-                        kind: info.kind.clone(),
-                        perm: info.perm,
-                        uid: info.uid,
-                        gid: info.gid,
-                        uname: info.uname.clone(),
-                        gname: info.gname.clone(),
-                        size: info.size,
-                        link: info.link.clone(),
-                    });
-                    Ok(())
-                })?;
-                Ok(rec)
-            })
-            .collect::<Result<_, ImageError>>()?;
+        // Layers are applied in order as they stream (no per-layer entry lists); the next
+        // layers decompress meanwhile on their own threads.
+        let ahead = std::thread::available_parallelism().map_or(2, |n| n.get());
         let mut tree = Tree::default();
         let mut captured = HashMap::new();
-        for (i, rec) in records.into_iter().enumerate() {
-            let name = &selected.layers[i].name;
-            apply(&mut tree, i as u32, rec.entries, name)?;
-            for (entry, bytes) in rec.captured {
-                captured.insert(
-                    ContentRef {
-                        layer: i as u32,
-                        entry,
-                    },
-                    bytes,
-                );
-            }
-        }
+        let mut appliers: Vec<Applier> = selected
+            .layers
+            .iter()
+            .enumerate()
+            .map(|(i, l)| Applier::new(i as u32, &l.name))
+            .collect();
+        layer::walk_layers(
+            &store,
+            &selected.layers,
+            &limits,
+            &budget,
+            ahead,
+            |i, info, content| {
+                if info.kind == EntryKind::Node(Kind::File) && wanted(&info.path) {
+                    let mut v = Vec::with_capacity(info.size.min(1 << 30) as usize);
+                    content
+                        .read_to_end(&mut v)
+                        .map_err(|source| ImageError::Io {
+                            what: format!("{}: {}", appliers[i].what, info.path),
+                            source,
+                        })?;
+                    captured.insert(
+                        ContentRef {
+                            layer: i as u32,
+                            entry: info.index,
+                        },
+                        v,
+                    );
+                }
+                appliers[i].apply(&mut tree, info)
+            },
+        )?;
         // Keep only what the final tree still points to.
         let live: BTreeSet<ContentRef> = tree.nodes.values().filter_map(|n| n.content).collect();
         captured.retain(|k, _| live.contains(k));
@@ -350,73 +327,103 @@ impl Image {
     }
 }
 
-/// Applies one layer's entries to the tree, in entry order.
-fn apply(
-    tree: &mut Tree,
+fn hostile(what: &str, index: u32, path: &str, reason: String) -> ImageError {
+    ImageError::Hostile {
+        what: what.to_owned(),
+        entry: u64::from(index),
+        path: path.to_owned(),
+        reason,
+    }
+}
+
+/// Applies one layer's entries to the tree, in entry order, as they stream.
+struct Applier {
     layer: u32,
-    entries: Vec<layer::EntryInfo>,
-    name: &str,
-) -> Result<(), ImageError> {
-    let what = format!("layer {layer} ({name})");
-    // Tar streams list a directory's entries together: remember the last parent resolved.
-    let mut last: Option<(String, String)> = None;
-    for e in entries {
-        let hostile = |reason: String| ImageError::Hostile {
-            what: what.clone(),
-            entry: u64::from(e.index),
-            path: e.path.clone(),
-            reason,
-        };
+    what: String,
+    /// Tar streams list a directory's entries together: the last parent resolved, as
+    /// (raw, real). Dropped when an entry could change how it resolves.
+    last: Option<(String, String)>,
+}
+
+impl Applier {
+    fn new(layer: u32, name: &str) -> Self {
+        Applier {
+            layer,
+            what: format!("layer {layer} ({name})"),
+            last: None,
+        }
+    }
+
+    /// Forgets the cached parent when `path` is it or one of its ancestors.
+    fn touch(last: &mut Option<(String, String)>, path: &str) {
+        if let Some((_, real)) = last {
+            let under = real
+                .strip_prefix(path)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'));
+            if under || path.is_empty() {
+                *last = None;
+            }
+        }
+    }
+
+    /// Applies one entry; takes its strings (the walk no longer needs them).
+    fn apply(&mut self, tree: &mut Tree, e: &mut layer::EntryInfo) -> Result<(), ImageError> {
+        let layer = self.layer;
         if e.kind == EntryKind::Opaque && e.path.is_empty() {
             tree.remove_children("", Some(layer));
-            last = None;
-            continue;
+            self.last = None;
+            return Ok(());
         }
         if e.path.is_empty() || e.kind == EntryKind::Skip {
-            continue;
+            return Ok(());
         }
         let (dir, base) = tree::split_parent(&e.path);
-        let parent = match &last {
-            Some((raw, real)) if raw == dir => real.clone(),
-            _ => {
-                let real = tree
-                    .resolve(dir, true)
-                    .map_err(|r| hostile(r.to_string()))?;
-                last = Some((dir.to_owned(), real.clone()));
-                real
-            }
-        };
-        let path = if parent.is_empty() {
-            base.to_owned()
+        if !matches!(&self.last, Some((raw, _)) if raw == dir) {
+            let real = tree
+                .resolve(dir, true)
+                .map_err(|r| hostile(&self.what, e.index, &e.path, r.to_string()))?;
+            self.last = Some((dir.to_owned(), real));
+        }
+        let parent = &self.last.as_ref().expect("resolved above").1;
+        let joined = if parent == dir {
+            None
+        } else if parent.is_empty() {
+            Some(base.to_owned())
         } else {
-            format!("{parent}/{base}")
+            Some(format!("{parent}/{base}"))
         };
-        match e.kind {
+        let path = joined.unwrap_or_else(|| std::mem::take(&mut e.path));
+        let fail = |path: &str, reason: String| hostile(&self.what, e.index, path, reason);
+        match std::mem::replace(&mut e.kind, EntryKind::Skip) {
             EntryKind::Skip => {}
             EntryKind::Whiteout => {
                 tree.remove_lower(&path, layer);
-                last = None;
+                self.last = None;
             }
             EntryKind::Opaque => {
                 let d = tree
                     .resolve(&path, true)
-                    .map_err(|r| hostile(r.to_string()))?;
+                    .map_err(|r| fail(&path, r.to_string()))?;
                 tree.remove_children(&d, Some(layer));
-                last = None;
+                self.last = None;
             }
-            EntryKind::HardLink(ref target) => {
+            EntryKind::HardLink(target) => {
                 let t = tree
-                    .resolve(target, false)
-                    .map_err(|r| hostile(r.to_string()))?;
+                    .resolve(&target, false)
+                    .map_err(|r| fail(&path, r.to_string()))?;
                 let Some(src) = tree.get(&t).filter(|n| n.kind == Kind::File).cloned() else {
-                    return Err(hostile(format!(
-                        "hard link to {target:?}, which is not a regular file in the image"
-                    )));
+                    return Err(fail(
+                        &path,
+                        format!(
+                            "hard link to {target:?}, which is not a regular file in the image"
+                        ),
+                    ));
                 };
                 let node = Node { layer, ..src };
-                tree.insert(path, node)
-                    .map_err(|r| hostile(r.to_string()))?;
-                last = None;
+                self.last = None;
+                tree.ensure_parents(&path, layer)
+                    .map_err(|r| fail(&path, r.to_string()))?;
+                tree.insert_with_parents(path, node);
             }
             EntryKind::Node(kind) => {
                 let node = Node {
@@ -424,23 +431,24 @@ fn apply(
                     perm: e.perm,
                     uid: e.uid,
                     gid: e.gid,
-                    uname: e.uname,
-                    gname: e.gname,
+                    uname: std::mem::take(&mut e.uname),
+                    gname: std::mem::take(&mut e.gname),
                     size: if kind == Kind::File { e.size } else { 0 },
-                    link: e.link,
+                    link: e.link.take(),
                     content: (kind == Kind::File).then_some(ContentRef {
                         layer,
                         entry: e.index,
                     }),
                     layer,
                 };
-                if kind != Kind::Dir || tree.get(&path).is_some_and(|n| n.kind != Kind::Dir) {
-                    last = None;
-                }
-                tree.insert(path, node)
-                    .map_err(|r| hostile(r.to_string()))?;
+                // A new child of the cached parent cannot change how the parent resolves;
+                // an entry at the parent or above it can (a symlink over a directory).
+                Self::touch(&mut self.last, &path);
+                tree.ensure_parents(&path, layer)
+                    .map_err(|r| fail(&path, r.to_string()))?;
+                tree.insert_with_parents(path, node);
             }
         }
+        Ok(())
     }
-    Ok(())
 }

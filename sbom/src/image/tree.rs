@@ -189,12 +189,25 @@ impl Tree {
         Ok(done.join("/"))
     }
 
-    /// Removes `path` and everything below it that a layer lower than `layer` wrote.
+    /// Removes `path` and everything below it that a layer lower than `layer` wrote. What
+    /// `layer` itself put below `path` stays (a whiteout hides lower layers only), under an
+    /// implicit directory so that every key keeps its parent.
     pub fn remove_lower(&mut self, path: &str, layer: u32) {
-        if self.nodes.get(path).is_some_and(|n| n.layer < layer) {
+        let removed = self.nodes.get(path).is_some_and(|n| n.layer < layer);
+        if removed {
             self.nodes.remove(path);
         }
         self.remove_children(path, Some(layer));
+        let prefix = format!("{path}/");
+        let orphans = self
+            .nodes
+            .range(prefix.clone()..)
+            .next()
+            .is_some_and(|(k, _)| k.starts_with(&prefix));
+        if removed && orphans {
+            self.nodes
+                .insert(path.to_owned(), Node::implicit_dir(layer));
+        }
     }
 
     /// Removes the descendants of `dir` (all of them, or those below `layer`).
@@ -218,6 +231,12 @@ impl Tree {
 
     /// Makes sure every ancestor of `path` exists as a directory (tar streams may omit them).
     pub fn ensure_parents(&mut self, path: &str, layer: u32) -> Result<(), ResolveError> {
+        let (parent, _) = split_parent(path);
+        // Every ancestor of a key is a directory node, so a parent directory that is
+        // there vouches for the rest: one lookup for almost every entry.
+        if parent.is_empty() || self.nodes.get(parent).is_some_and(|n| n.kind == Kind::Dir) {
+            return Ok(());
+        }
         let mut end = 0;
         while let Some(i) = path[end..].find('/') {
             let dir = &path[..end + i];
@@ -238,13 +257,28 @@ impl Tree {
     /// children and takes the new metadata, as layer application does.
     pub fn insert(&mut self, path: String, node: Node) -> Result<(), ResolveError> {
         self.ensure_parents(&path, node.layer)?;
-        let keep_children =
-            node.kind == Kind::Dir && self.nodes.get(&path).is_some_and(|n| n.kind == Kind::Dir);
-        if !keep_children {
-            self.remove_children(&path, None);
-        }
-        self.nodes.insert(path, node);
+        self.insert_with_parents(path, node);
         Ok(())
+    }
+
+    /// [`Tree::insert`] once [`Tree::ensure_parents`] succeeded for `path`.
+    pub fn insert_with_parents(&mut self, path: String, node: Node) {
+        use std::collections::btree_map::Entry;
+        match self.nodes.entry(path) {
+            Entry::Vacant(v) => {
+                // Only a directory has children, so a new key has none to drop.
+                v.insert(node);
+            }
+            Entry::Occupied(mut o) => {
+                let was_dir = o.get().kind == Kind::Dir;
+                let is_dir = node.kind == Kind::Dir;
+                o.insert(node);
+                if was_dir && !is_dir {
+                    let key = o.key().clone();
+                    self.remove_children(&key, None);
+                }
+            }
+        }
     }
 
     /// Regular-file and symlink count, for summaries.
