@@ -47,7 +47,7 @@ fn paths(v: &toml::Value) -> Vec<String> {
 #[test]
 fn docs_policy_examples_parse() {
     let blocks = toml_blocks();
-    assert_eq!(blocks.len(), 4, "reference + three examples");
+    assert_eq!(blocks.len(), 5, "reference + four examples");
     for (i, text) in blocks.iter().enumerate() {
         let tmp = tempfile::tempdir().unwrap();
         let value: toml::Value = toml::from_str(text).unwrap_or_else(|e| panic!("block {i}: {e}"));
