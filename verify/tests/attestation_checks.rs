@@ -168,11 +168,14 @@ fn a_payload_byte_that_breaks_the_json_is_still_a_bad_signature() {
     );
 }
 
+/// A change to a statement's JSON.
+type Edit = Box<dyn FnOnce(&mut serde_json::Value)>;
+
 #[test]
 fn re_signed_changes_to_the_statement_fail_the_check_they_break() {
     let f = Fixture::new();
     let line = f.envelope(&f.image_statement(), &f.prov);
-    let cases: Vec<(&str, Box<dyn FnOnce(&mut serde_json::Value)>, &str, &str)> = vec![
+    let cases: Vec<(&str, Edit, &str, &str)> = vec![
         (
             "subject.json",
             Box::new(|v| {
