@@ -137,7 +137,7 @@ impl Run<'_> {
                 self,
                 "malformed-layout",
                 format!(
-                    "{}: _type is {:?}, not \"layout\"",
+                    "{}: layout._type: expected \"layout\", found {:?}",
                     path.display(),
                     signed.body_type()
                 ),
