@@ -621,3 +621,38 @@ fn trust_material_that_is_not_what_it_claims_is_an_error() {
 }
 
 use attest::dsse::Envelope;
+
+#[test]
+fn every_truncation_and_byte_change_of_an_envelope_fails_without_panicking() {
+    let f = Fixture::new();
+    let trust = f.trust(&f.policy_text(""));
+    let line = f.envelope(&f.package_statements()[0], &f.prov);
+    let bytes = line.as_bytes();
+    // Changing the keyid changes only the hint: the signature still verifies.
+    let hint = f.prov.public_key().key_id();
+    let at = line.find(&hint).unwrap();
+    let in_hint = |i: usize| (at..at + hint.len()).contains(&i);
+    let signature_passes = |tag: String, b: &[u8]| {
+        let path = f.write(&tag, b);
+        let o = f.check_with(std::slice::from_ref(&path), &trust, f.now);
+        o.findings
+            .iter()
+            .any(|x| x.check == SIG && x.status == Status::Pass)
+    };
+    use rayon::prelude::*;
+    (0..bytes.len()).into_par_iter().for_each(|n| {
+        assert!(
+            !signature_passes(format!("t{n}"), &bytes[..n]),
+            "truncated to {n}"
+        );
+    });
+    (0..bytes.len())
+        .into_par_iter()
+        .filter(|i| !in_hint(*i))
+        .for_each(|i| {
+            let mut b = bytes.to_vec();
+            b[i] ^= 0x04;
+            let passes = signature_passes(format!("c{i}"), &b);
+            assert!(!passes, "byte {i} ({:?}) changed", bytes[i] as char);
+        });
+}

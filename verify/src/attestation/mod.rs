@@ -95,33 +95,47 @@ pub fn check(
     now_unix: i64,
 ) -> Result<Outcome, AttestationError> {
     let img = ImageView::new(facts);
-    let mut results: Vec<Checked> = Vec::new();
+    // Read everything first (a missing file is the caller's error before any work), then
+    // check every envelope, of every file and line, in parallel.
+    let mut contents = Vec::with_capacity(files.len());
     for path in files {
-        let name = path.display().to_string();
-        let bytes = match read(path)? {
+        contents.push((path.display().to_string(), read(path)?));
+    }
+    let mut early: Vec<(usize, Checked)> = Vec::new();
+    let mut units: Vec<(usize, String, &[u8])> = Vec::new();
+    for (i, (name, bytes)) in contents.iter().enumerate() {
+        let bytes = match bytes {
             Ok(b) => b,
             Err(too_large) => {
-                results.push(Checked::error(name, "too-large", too_large));
+                early.push((
+                    i,
+                    Checked::error(name.clone(), "too-large", too_large.clone()),
+                ));
                 continue;
             }
         };
-        match input::layout(&bytes) {
-            Layout::Garbage(p) => results.push(Checked::error(name, p.kind, p.reason)),
-            Layout::Single(b) => {
-                results.push(check_unit(name, input::parse(b), &img, trust, now_unix))
-            }
-            Layout::Lines(lines) => results.par_extend(lines.par_iter().map(|(n, line)| {
-                check_unit(
-                    format!("{name}:{n}"),
-                    input::parse(line),
-                    &img,
-                    trust,
-                    now_unix,
-                )
-            })),
+        match input::layout(bytes) {
+            Layout::Garbage(p) => early.push((i, Checked::error(name.clone(), p.kind, p.reason))),
+            Layout::Single(b) => units.push((i, name.clone(), b)),
+            Layout::Lines(lines) => units.extend(
+                lines
+                    .into_iter()
+                    .map(|(n, l)| (i, format!("{name}:{n}"), l)),
+            ),
         }
     }
-    Ok(finish(results, facts, trust))
+    let mut results: Vec<(usize, Checked)> = units
+        .into_par_iter()
+        .map(|(i, name, b)| (i, check_unit(name, input::parse(b), &img, trust, now_unix)))
+        .collect();
+    // File order, then line order (the sort is stable).
+    results.extend(early);
+    results.sort_by_key(|(i, _)| *i);
+    Ok(finish(
+        results.into_iter().map(|(_, c)| c).collect(),
+        facts,
+        trust,
+    ))
 }
 
 /// Reads a file; `Ok(Err(reason))` when it is too large to be an attestation.

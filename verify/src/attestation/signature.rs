@@ -343,9 +343,10 @@ fn leaf_key(der: &[u8]) -> Result<PublicKey, String> {
     use x509_cert::der::{Decode, Encode};
     use x509_cert::ext::pkix::ExtendedKeyUsage;
     let cert = x509_cert::Certificate::from_der(der).map_err(|e| e.to_string())?;
-    let code_signing = x509_cert::der::oid::ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.3");
+    const CODE_SIGNING: x509_cert::der::oid::ObjectIdentifier =
+        x509_cert::der::oid::ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.3");
     match cert.tbs_certificate.get::<ExtendedKeyUsage>() {
-        Ok(Some((_, eku))) if eku.0.contains(&code_signing) => {}
+        Ok(Some((_, eku))) if eku.0.contains(&CODE_SIGNING) => {}
         Ok(_) => return Err("it lacks the code-signing extended key usage".into()),
         Err(e) => return Err(format!("extended key usage: {e}")),
     }
