@@ -110,8 +110,9 @@ pub fn scan_image(path: &Path, opts: &ImageOptions) -> Result<(Inventory, Image)
     let mut found = None;
     'outer: for dir in rpmdb::DB_DIRS {
         for file in DB_FILES {
+            // Borrowed from the image: the database is not copied in memory.
             if let Some((real, bytes)) =
-                img.read_file(&format!("{dir}/{file}"), opts.limits.max_entry)?
+                img.file_content(&format!("{dir}/{file}"), opts.limits.max_entry)?
             {
                 if !bytes.is_empty() {
                     found = Some((real, file, bytes));

@@ -211,54 +211,51 @@ impl Need {
     }
 }
 
-/// Path (relative, as the image tree spells it) -> the package files that list it.
-fn owners(inv: &Inventory) -> HashMap<&str, Vec<(u32, u32)>> {
-    let mut m: HashMap<&str, Vec<(u32, u32)>> =
+/// Path (relative, as the image tree spells it) -> the digests its content needs for the
+/// package files that list it. Computed in one sequential pass over the packages, so the
+/// parallel walk asks one hash lookup per path instead of chasing every owner's entry.
+fn owners(inv: &Inventory) -> HashMap<&str, Need> {
+    let mut m: HashMap<&str, Need> =
         HashMap::with_capacity(inv.packages.iter().map(|p| p.files.len()).sum());
-    for (i, p) in inv.packages.iter().enumerate() {
-        for (j, f) in p.files.iter().enumerate() {
+    for p in &inv.packages {
+        let bit = Need::algo_bit(p.file_digest_algo);
+        for f in &p.files {
             let rel = f.path.trim_start_matches('/');
-            m.entry(rel).or_default().push((i as u32, j as u32));
+            let n = m.entry(rel).or_default();
+            if f.verify_flags & verify_bits::FILEDIGEST != 0 && !f.is_ghost() {
+                n.0 |= bit;
+            }
         }
     }
     m
 }
 
-/// What each observed path needs hashed.
-fn needs(inv: &Inventory, owners: &HashMap<&str, Vec<(u32, u32)>>, path: &str) -> Need {
-    match owners.get(path) {
-        None => Need(Need::SHA256 | Need::SHA1),
-        Some(list) => {
-            let mut n = 0;
-            for &(i, j) in list {
-                let p = &inv.packages[i as usize];
-                let f = &p.files[j as usize];
-                if f.verify_flags & verify_bits::FILEDIGEST != 0 && !f.is_ghost() {
-                    n |= Need::algo_bit(p.file_digest_algo);
-                }
-            }
-            Need(n)
-        }
-    }
+/// What each observed path needs hashed: its owners' algorithms, or SHA-256 and SHA-1
+/// for a file no package lists.
+fn needs(owners: &HashMap<&str, Need>, path: &str) -> Need {
+    owners
+        .get(path)
+        .copied()
+        .unwrap_or(Need(Need::SHA256 | Need::SHA1))
 }
 
 /// Checks a root filesystem directory.
 pub fn check_root(inv: &Inventory, root: &std::path::Path) -> Result<DriftReport, DriftError> {
     let own = owners(inv);
-    let (obs, stats) = walk::observe_root(root, &|p| needs(inv, &own, p))?;
+    let (obs, stats) = walk::observe_root(root, &|p| needs(&own, p))?;
     Ok(compare(inv, &own, &obs, stats))
 }
 
 /// Checks a container image (its layers are streamed again to hash the content).
 pub fn check_image(inv: &Inventory, img: &Image) -> Result<DriftReport, DriftError> {
     let own = owners(inv);
-    let (obs, stats) = observe::observe_image(img, &|p| needs(inv, &own, p))?;
+    let (obs, stats) = observe::observe_image(img, &|p| needs(&own, p))?;
     Ok(compare(inv, &own, &obs, stats))
 }
 
 fn compare(
     inv: &Inventory,
-    own: &HashMap<&str, Vec<(u32, u32)>>,
+    own: &HashMap<&str, Need>,
     obs: &HashMap<String, Observed>,
     (files_hashed, bytes_hashed): (u64, u64),
 ) -> DriftReport {

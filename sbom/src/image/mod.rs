@@ -16,6 +16,7 @@ pub mod layer;
 pub mod manifest;
 pub mod tree;
 
+use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap};
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -276,6 +277,18 @@ impl Image {
         path: &str,
         limit: u64,
     ) -> Result<Option<(String, Vec<u8>)>, ImageError> {
+        Ok(self
+            .file_content(path, limit)?
+            .map(|(real, b)| (real, b.into_owned())))
+    }
+
+    /// [`Image::read_file`] without copying content kept from the first pass (the RPM
+    /// database: tens of megabytes).
+    pub fn file_content(
+        &self,
+        path: &str,
+        limit: u64,
+    ) -> Result<Option<(String, Cow<'_, [u8]>)>, ImageError> {
         let Ok(real) = self.tree.resolve(path, true) else {
             return Ok(None);
         };
@@ -292,7 +305,7 @@ impl Image {
             });
         }
         if let Some(b) = self.captured.get(&c) {
-            return Ok(Some((real, b.clone())));
+            return Ok(Some((real, Cow::Borrowed(b.as_slice()))));
         }
         let mut out = None;
         self.stream_layer(c.layer as usize, |info, r| {
@@ -306,7 +319,7 @@ impl Image {
             }
             Ok(())
         })?;
-        Ok(out.map(|v| (real, v)))
+        Ok(out.map(|v| (real, Cow::Owned(v))))
     }
 
     /// Streams one layer again (checking its digest again), for content the tree points to.
