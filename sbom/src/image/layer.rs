@@ -51,7 +51,7 @@ impl Read for HashTap {
 /// The decompressor over the tapped blob; concrete so the tap can be taken back to hash
 /// whatever the decompressor left unread (trailing bytes, or the rest after a broken stream).
 enum Decoder {
-    Gzip(flate2::bufread::MultiGzDecoder<BufReader<HashTap>>),
+    Gzip(Box<flate2::bufread::MultiGzDecoder<BufReader<HashTap>>>),
     Zstd(zstd::stream::read::Decoder<'static, BufReader<HashTap>>),
     Plain(BufReader<HashTap>),
 }
@@ -96,8 +96,8 @@ fn open_decoder(store: &Store, lref: &LayerRef, what: &str) -> Result<Decoder, I
         source,
     })?;
     if magic.starts_with(&[0x1f, 0x8b]) {
-        Ok(Decoder::Gzip(flate2::bufread::MultiGzDecoder::new(
-            buffered,
+        Ok(Decoder::Gzip(Box::new(
+            flate2::bufread::MultiGzDecoder::new(buffered),
         )))
     } else if magic.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
         zstd::stream::read::Decoder::with_buffer(buffered)

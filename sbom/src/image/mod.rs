@@ -130,6 +130,9 @@ pub fn detect(path: &Path) -> Option<InputKind> {
     }
 }
 
+/// A regular file's resolved path and content, borrowed when it was kept in the first pass.
+pub type FileContent<'a> = (String, Cow<'a, [u8]>);
+
 /// A symlink in the image whose target climbs above the root: reported, never followed.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct EscapingLink {
@@ -288,7 +291,7 @@ impl Image {
         &self,
         path: &str,
         limit: u64,
-    ) -> Result<Option<(String, Cow<'_, [u8]>)>, ImageError> {
+    ) -> Result<Option<FileContent<'_>>, ImageError> {
         let Ok(real) = self.tree.resolve(path, true) else {
             return Ok(None);
         };
