@@ -20,13 +20,6 @@ use crate::package::DigestAlgo;
 pub struct Digests(Vec<(DigestAlgo, String)>);
 
 impl Digests {
-    /// Whether every algorithm `need` asks for is here.
-    pub fn covers(&self, need: Need) -> bool {
-        ALGOS
-            .iter()
-            .all(|&a| need.0 & Need::algo_bit(a) == 0 || self.get(a).is_some())
-    }
-
     pub fn get(&self, a: DigestAlgo) -> Option<&str> {
         self.0
             .iter()
@@ -50,15 +43,6 @@ pub struct Observed {
     pub digests: Digests,
     pub unreadable: bool,
 }
-
-const ALGOS: [DigestAlgo; 6] = [
-    DigestAlgo::Md5,
-    DigestAlgo::Sha1,
-    DigestAlgo::Sha224,
-    DigestAlgo::Sha256,
-    DigestAlgo::Sha384,
-    DigestAlgo::Sha512,
-];
 
 // One buffer per thread: most files are small, and allocating (and zeroing) 256 KiB per
 // file cost more than hashing them.

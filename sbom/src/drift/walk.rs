@@ -26,25 +26,24 @@ use std::sync::Mutex;
 use rayon::prelude::*;
 use rustix::fs::{AtFlags, Dir, FileType, Mode, OFlags, Stat};
 
-use super::observe::{hash_open_file, hash_stream, Digests, Names, Observed};
+use super::observe::{hash_open_file, Digests, Names, Observed};
 use super::{DriftError, Need};
 use crate::image::tree::Kind;
 
 type Stats = (u64, u64);
 
-/// One observed path; `alias` is the hard-link key when another link hashes the content.
+/// One observed path; `linked` is the (dev, ino) of a multiply-linked file, hashed after
+/// the walk, once for all its links.
 struct Item {
     rel: String,
     obs: Observed,
-    alias: Option<(u64, u64)>,
+    linked: Option<(u64, u64)>,
 }
 
 struct Ctx<'a> {
     root: &'a Path,
     need: &'a (dyn Fn(&str) -> Need + Sync),
     names: Names,
-    /// (dev, ino) of multiply-linked files -> the link that hashes the content.
-    first: Mutex<HashMap<(u64, u64), String>>,
     files: AtomicU64,
     bytes: AtomicU64,
     /// Finished batches (one per directory): one lock per directory, not per file.
@@ -127,20 +126,16 @@ fn entry(
                 return Ok(Item {
                     rel,
                     obs,
-                    alias: None,
+                    linked: None,
                 });
             }
             let (key, nlink) = inode(&st);
             if nlink > 1 {
-                let mut first = ctx.first.lock().unwrap_or_else(|e| e.into_inner());
-                if first.contains_key(&key) {
-                    return Ok(Item {
-                        rel,
-                        obs,
-                        alias: Some(key),
-                    });
-                }
-                first.insert(key, rel.clone());
+                return Ok(Item {
+                    rel,
+                    obs,
+                    linked: Some(key),
+                });
             }
             match hash_open_file(std::fs::File::from(fd), obs.size, need) {
                 Ok((d, len)) => {
@@ -153,7 +148,7 @@ fn entry(
             return Ok(Item {
                 rel,
                 obs,
-                alias: None,
+                linked: None,
             });
         }
     }
@@ -174,7 +169,7 @@ fn entry(
     Ok(Item {
         rel,
         obs,
-        alias: None,
+        linked: None,
     })
 }
 
@@ -224,7 +219,7 @@ fn walk_dir(ctx: &Ctx, fd: OwnedFd, rel: &str) -> Result<(), DriftError> {
                     .push(vec![Item {
                         rel: r,
                         obs,
-                        alias: None,
+                        linked: None,
                     }]);
                 Ok::<(), DriftError>(())
             })
@@ -252,7 +247,6 @@ pub fn observe_root(
         root,
         need,
         names,
-        first: Mutex::new(HashMap::new()),
         files: AtomicU64::new(0),
         bytes: AtomicU64::new(0),
         out: Mutex::new(Vec::new()),
@@ -264,51 +258,55 @@ pub fn observe_root(
     })?;
     walk_dir(&ctx, fd, "")?;
     let Ctx {
-        first,
-        files,
-        bytes,
-        out,
-        ..
+        files, bytes, out, ..
     } = ctx;
-    let first = first.into_inner().unwrap_or_else(|e| e.into_inner());
     let mut items: Vec<Item> = out
         .into_inner()
         .unwrap_or_else(|e| e.into_inner())
         .into_iter()
         .flatten()
         .collect();
+    // Hard links: every link of an inode is known only after the walk; the content is then
+    // hashed once, through the lowest path, with every algorithm any of its links needs (an
+    // MD5 package's file linked to an unowned one needs MD5, SHA-1 and SHA-256).
+    let mut groups: HashMap<(u64, u64), (Need, Vec<String>)> = HashMap::new();
+    for it in &items {
+        if let Some(key) = it.linked {
+            let g = groups.entry(key).or_default();
+            g.0 .0 |= need(&it.rel).0;
+            g.1.push(it.rel.clone());
+        }
+    }
+    let hashed: Vec<((u64, u64), Option<(Digests, u64)>)> = groups
+        .par_iter()
+        .map(|(key, (want, links))| {
+            let path = root.join(links.iter().min().expect("one link at least"));
+            let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
+            let r = rustix::fs::open(&path, flags, Mode::empty())
+                .map_err(std::io::Error::from)
+                .and_then(|fd| {
+                    let f = std::fs::File::from(fd);
+                    let size = f.metadata()?.len();
+                    hash_open_file(f, size, *want)
+                });
+            (*key, r.ok())
+        })
+        .collect();
+    let hashed: HashMap<(u64, u64), Option<(Digests, u64)>> = hashed.into_iter().collect();
+    let (mut files, mut bytes) = (files.into_inner(), bytes.into_inner());
+    for (_, len) in hashed.values().flatten() {
+        files += 1;
+        bytes += len;
+    }
     let mut map: HashMap<String, Observed> = HashMap::with_capacity(items.len());
-    let mut aliases = Vec::new();
-    for it in items.drain(..) {
-        if let Some(key) = it.alias {
-            aliases.push((it.rel.clone(), key));
+    for mut it in items.drain(..) {
+        if let Some(key) = it.linked {
+            match hashed.get(&key) {
+                Some(Some((d, _))) => it.obs.digests = d.clone(),
+                _ => it.obs.unreadable = true,
+            }
         }
         map.insert(it.rel, it.obs);
-    }
-    let (mut files, mut bytes) = (files.into_inner(), bytes.into_inner());
-    // Hard links hash once: the other links take the first link's digests, and hash again
-    // only when they need an algorithm the first one did not (an MD5 package's file linked
-    // to an unowned one).
-    for (rel, key) in aliases {
-        let have = first
-            .get(&key)
-            .and_then(|f| map.get(f))
-            .map(|o| o.digests.clone())
-            .unwrap_or_default();
-        let want = need(&rel);
-        let o = map.get_mut(&rel).expect("inserted above");
-        if have.covers(want) {
-            o.digests = have;
-            continue;
-        }
-        match std::fs::File::open(root.join(&rel)).and_then(|f| hash_stream(f, want)) {
-            Ok((d, len)) => {
-                o.digests = d;
-                files += 1;
-                bytes += len;
-            }
-            Err(_) => o.unreadable = true,
-        }
     }
     Ok((map, (files, bytes)))
 }

@@ -1,0 +1,139 @@
+//! The parallel root walk of `--verify-files` (sbom/src/drift/walk.rs) on a copy of the
+//! committed sample root: one changed byte is found, hard links hash once yet each link gets
+//! the algorithms it needs, symlinks (to directories, outside the root, dangling) are read and
+//! never followed, a FIFO is reported without being opened, and nothing outside the root is
+//! read.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use sbom::drift::{self, Change, FileClass, PackageStatus};
+use sbom::image::tree::Kind;
+use sha1::Sha1;
+use sha2::{Digest, Sha256};
+
+fn sample_copy() -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("rootfs");
+    assert!(Command::new("cp")
+        .arg("-a")
+        .arg(common::testdata("sample/rootfs"))
+        .arg(&root)
+        .status()
+        .unwrap()
+        .success());
+    (dir, root)
+}
+
+fn package<'a>(
+    inv: &'a sbom::inventory::Inventory,
+    d: &'a drift::DriftReport,
+    name: &str,
+) -> &'a drift::PackageDrift {
+    let i = inv.packages.iter().position(|p| p.name == name).unwrap();
+    &d.packages[i]
+}
+
+#[test]
+fn one_changed_byte_is_found() {
+    let (_dir, root) = sample_copy();
+    let inv = sbom::scan::scan_root(&root).unwrap();
+    let before = drift::check_root(&inv, &root).unwrap();
+    assert_eq!(package(&inv, &before, "bash").status, PackageStatus::Intact);
+
+    let bash = root.join("usr/bin/bash");
+    let mut b = std::fs::read(&bash).unwrap();
+    b[1234] ^= 1;
+    std::fs::write(&bash, &b).unwrap();
+    let after = drift::check_root(&inv, &root).unwrap();
+    let p = package(&inv, &after, "bash");
+    assert_eq!(p.status, PackageStatus::Modified);
+    assert_eq!(p.files.len(), 1);
+    assert_eq!(p.files[0].path, "/usr/bin/bash");
+    assert_eq!(p.files[0].class, FileClass::Modified);
+    assert_eq!(p.files[0].changes, vec![Change::Digest]);
+    let want = hex::encode(Sha256::digest(&b));
+    assert_eq!(p.files[0].actual_digest.as_deref(), Some(want.as_str()));
+    // Everything else is as before, and the same content was hashed.
+    assert_eq!(after.files_hashed, before.files_hashed);
+    assert_eq!(after.bytes_hashed, before.bytes_hashed);
+    assert_eq!(after.unowned, before.unowned);
+}
+
+#[test]
+fn hard_links_symlinks_and_fifos() {
+    let (dir, root) = sample_copy();
+    let inv = sbom::scan::scan_root(&root).unwrap();
+    let base = drift::check_root(&inv, &root).unwrap();
+
+    // An unowned hard link to a packaged file: the packaged link (the lower path, through
+    // which the content is read) needs SHA-256 only, the unowned one SHA-256 and SHA-1; the
+    // content is hashed once with both.
+    let deep = root.join("zz/a/b");
+    std::fs::create_dir_all(&deep).unwrap();
+    std::fs::hard_link(root.join("usr/bin/bash"), deep.join("bash-hardlink")).unwrap();
+    // Symlinks are read, never followed: to a directory, out of the root, dangling.
+    std::os::unix::fs::symlink("/", root.join("etc/to-root")).unwrap();
+    std::os::unix::fs::symlink("../../..", root.join("usr/up")).unwrap();
+    std::os::unix::fs::symlink("missing/target", root.join("etc/dangling")).unwrap();
+    std::os::unix::fs::symlink("../usr/bin", root.join("etc/bindir")).unwrap();
+    // Outside the root, beside it: must never be read.
+    std::fs::write(dir.path().join("outside"), b"secret").unwrap();
+    std::os::unix::fs::symlink("../../outside", root.join("etc/out")).unwrap();
+    // A FIFO: opening it would block; it must be reported, not read.
+    assert!(Command::new("mkfifo")
+        .arg(root.join("etc/pipe"))
+        .status()
+        .unwrap()
+        .success());
+
+    let d = drift::check_root(&inv, &root).unwrap();
+    assert_eq!(package(&inv, &d, "bash").status, PackageStatus::Intact);
+    let content = std::fs::read(root.join("usr/bin/bash")).unwrap();
+    let by_path = |p: &str| d.unowned.iter().find(|u| u.path == p).unwrap();
+    let link = by_path("/zz/a/b/bash-hardlink");
+    assert_eq!(link.kind, Kind::File);
+    assert_eq!(
+        link.sha256.as_deref(),
+        Some(hex::encode(Sha256::digest(&content)).as_str())
+    );
+    assert_eq!(
+        link.sha1.as_deref(),
+        Some(hex::encode(Sha1::digest(&content)).as_str())
+    );
+    for (p, target) in [
+        ("/etc/to-root", "/"),
+        ("/usr/up", "../../.."),
+        ("/etc/dangling", "missing/target"),
+        ("/etc/bindir", "../usr/bin"),
+        ("/etc/out", "../../outside"),
+    ] {
+        let u = by_path(p);
+        assert_eq!(u.kind, Kind::Symlink, "{p}");
+        assert_eq!(u.link_target.as_deref(), Some(target), "{p}");
+        assert_eq!(u.sha256, None, "{p}: a symlink is not hashed");
+    }
+    let fifo = by_path("/etc/pipe");
+    assert_eq!(fifo.kind, Kind::Fifo);
+    assert_eq!(fifo.sha256, None);
+    // Nothing was walked through the symlinks (no path below them), and the linked content
+    // was hashed once.
+    assert!(
+        !d.unowned.iter().any(|u| u.path.starts_with("/etc/to-root/")
+            || u.path.starts_with("/etc/bindir/")
+            || u.path.starts_with("/usr/up/")),
+        "a symlink was followed"
+    );
+    assert_eq!(d.files_hashed, base.files_hashed);
+    assert_eq!(d.bytes_hashed, base.bytes_hashed);
+    assert_eq!(d.unowned.len(), base.unowned.len() + 7);
+}
+
+#[test]
+fn a_missing_root_is_an_error_naming_it() {
+    let inv = sbom::scan::scan_root(&common::testdata("sample/rootfs")).unwrap();
+    let e = drift::check_root(&inv, Path::new("/nonexistent/sbom-root")).unwrap_err();
+    assert!(e.to_string().contains("/nonexistent/sbom-root"), "{e}");
+}
