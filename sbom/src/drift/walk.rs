@@ -277,7 +277,7 @@ pub fn observe_root(
             g.1.push(it.rel.clone());
         }
     }
-    let hashed: Vec<((u64, u64), Option<(Digests, u64)>)> = groups
+    let hashed: HashMap<(u64, u64), Option<(Digests, u64)>> = groups
         .par_iter()
         .map(|(key, (want, links))| {
             let path = root.join(links.iter().min().expect("one link at least"));
@@ -291,8 +291,9 @@ pub fn observe_root(
                 });
             (*key, r.ok())
         })
+        .collect::<Vec<_>>()
+        .into_iter()
         .collect();
-    let hashed: HashMap<(u64, u64), Option<(Digests, u64)>> = hashed.into_iter().collect();
     let (mut files, mut bytes) = (files.into_inner(), bytes.into_inner());
     for (_, len) in hashed.values().flatten() {
         files += 1;
