@@ -22,7 +22,8 @@ img=${1:-target/bench-image}
 b3000=${BENCH_3000:-target/bench-3000}
 sized=${BENCH_SIZED:-target/bench-sized}
 tdir=${CARGO_TARGET_DIR:-target}
-crit="$tdir/criterion"
+# cargo runs benches from the package directory: every path handed to them is absolute.
+crit="$(realpath -m "$tdir/criterion")"
 load() { cut -d' ' -f1-3 /proc/loadavg; }
 
 [ -d "$img/rootfs" ] || testdata/factory/make-bench-db.sh "$img"
@@ -66,7 +67,7 @@ rpm_va() { # root -> best wall seconds of 3 runs of rpm -Va on a copy-free read-
 for root in "$b3000" "$sized"; do
   echo "== drift check, $root (load $(load))"
   rm -rf "$crit/limit" "$crit/drift"
-  CRITERION_HOME="$crit" SBOM_BENCH_IMAGE="$root" cargo bench -q -p sbom --bench drift -- 'limit|drift' 2>&1 \
+  CRITERION_HOME="$crit" SBOM_BENCH_IMAGE="$(realpath "$root")" cargo bench -q -p sbom --bench drift -- 'limit|drift' 2>&1 \
     | grep -E '^bench image|time:|thrpt:|^[a-z_]+/' || true
   limit=$(estimate limit/sha256_2_threads)
   drift=$(estimate drift/check_root)
@@ -85,9 +86,9 @@ print(f"rpm -Va (best of 3): {va:.2f} s; drift check is {va/drift:.1f}x faster")
 EOF
 done
 echo "== image drift and scan, $b3000/oci (load $(load))"
-CRITERION_HOME="$crit" SBOM_BENCH_IMAGE="$b3000" cargo bench -q -p sbom --bench drift -- 'image' 2>&1 \
+CRITERION_HOME="$crit" SBOM_BENCH_IMAGE="$(realpath "$b3000")" cargo bench -q -p sbom --bench drift -- 'image' 2>&1 \
   | grep -E 'time:|thrpt:|^[a-z_]+/' || true
 if [ -z "${SKIP_STAGES:-}" ]; then
   echo "== SBOM stages, $img"
-  SBOM_BENCH_IMAGE="$img" cargo bench -q -p sbom --bench sbom
+  SBOM_BENCH_IMAGE="$(realpath "$img")" cargo bench -q -p sbom --bench sbom
 fi
