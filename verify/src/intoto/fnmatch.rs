@@ -82,18 +82,28 @@ impl Pattern {
     }
 
     pub fn matches(&self, name: &str) -> bool {
-        let s: Vec<char> = name.chars().collect();
+        // Artifact paths are nearly always ASCII: index the bytes, no allocation.
+        if name.is_ascii() {
+            let b = name.as_bytes();
+            self.run(b.len(), |i| b[i] as char)
+        } else {
+            let s: Vec<char> = name.chars().collect();
+            self.run(s.len(), |i| s[i])
+        }
+    }
+
+    fn run(&self, len: usize, at: impl Fn(usize) -> char) -> bool {
         let t = &self.toks;
         let (mut ti, mut si) = (0, 0);
         // Where to resume after the last `*`: (token after it, chars it has eaten up to).
         let mut back: Option<(usize, usize)> = None;
-        while si < s.len() {
+        while si < len {
             match t.get(ti) {
                 Some(Tok::Star) => {
                     back = Some((ti + 1, si));
                     ti += 1;
                 }
-                Some(tok) if tok.matches(s[si]) => {
+                Some(tok) if tok.matches(at(si)) => {
                     ti += 1;
                     si += 1;
                 }

@@ -143,8 +143,12 @@ pub fn parse_signed(bytes: &[u8]) -> Result<Signed, String> {
             message: env.pae(),
         });
     }
+    // Owned from here on: a link can be tens of megabytes, so the body is moved, not copied.
+    let Value::Object(mut m) = doc else {
+        return Err("not a JSON object".into());
+    };
     let body = m
-        .get("signed")
+        .remove("signed")
         .ok_or("neither a DSSE envelope (payload) nor a Metablock (signed)")?;
     let list = m
         .get("signatures")
@@ -162,10 +166,10 @@ pub fn parse_signed(bytes: &[u8]) -> Result<Signed, String> {
             .map_err(|_| format!("signatures[{i}].sig: odd number of hex digits"))?;
         sigs.push(Sig { keyid, sig });
     }
-    let message = attest::canonical::to_vec(body).map_err(|e| format!("signed: {e}"))?;
+    let message = attest::canonical::to_vec(&body).map_err(|e| format!("signed: {e}"))?;
     Ok(Signed {
         form: Form::Metablock,
-        body: body.clone(),
+        body,
         sigs,
         message,
     })
@@ -493,31 +497,58 @@ pub fn parse_layout(body: &Value) -> Result<Layout, String> {
     })
 }
 
-fn artifacts(m: &Map<String, Value>, k: &str) -> Result<Artifacts, String> {
+/// Moves the artifacts out of the link object (error messages are built only on error:
+/// a root filesystem has hundreds of thousands of artifacts).
+fn artifacts(m: &mut Map<String, Value>, k: &str) -> Result<Artifacts, String> {
     let mut out = Artifacts::new();
-    let Some(v) = m.get(k) else {
+    let Some(v) = m.remove(k) else {
         return Ok(out);
     };
-    for (path, h) in obj(v, &format!("link.{k}"))? {
-        let at = format!("link.{k}[{path:?}]");
+    let Value::Object(list) = v else {
+        return Err(format!(
+            "link.{k}: expected an object, found {}",
+            type_name(&v)
+        ));
+    };
+    for (path, h) in list {
+        let Value::Object(h) = h else {
+            return Err(format!(
+                "link.{k}[{path:?}]: expected an object, found {}",
+                type_name(&h)
+            ));
+        };
         let mut hashes = BTreeMap::new();
-        for (alg, d) in obj(h, &at)? {
-            let d = string(d, &format!("{at}.{alg}"))?;
-            if !is_hex(&d) {
-                return Err(format!("{at}.{alg}: not a hex digest"));
+        for (alg, d) in h {
+            match d {
+                Value::String(d) if is_hex(&d) => {
+                    hashes.insert(alg, d);
+                }
+                other => {
+                    return Err(format!(
+                        "link.{k}[{path:?}].{alg}: expected a hex digest, found {}",
+                        match &other {
+                            Value::String(s) => format!("{s:?}"),
+                            v => type_name(v).to_owned(),
+                        }
+                    ))
+                }
             }
-            hashes.insert(alg.clone(), d);
         }
-        out.insert(path.clone(), hashes);
+        out.insert(path, hashes);
     }
     Ok(out)
 }
 
-/// Parses a link body.
-pub fn parse_link(body: &Value) -> Result<Link, String> {
-    let m = obj(body, "link")?;
-    check_type(m, "link", "link")?;
-    let name = string(required(m, "link", "name")?, "link.name")?;
+/// Parses a link body (consumed: its artifacts are moved into the result).
+pub fn parse_link(body: Value) -> Result<Link, String> {
+    let Value::Object(mut m) = body else {
+        return Err(format!(
+            "link: expected an object, found {}",
+            type_name(&body)
+        ));
+    };
+    check_type(&m, "link", "link")?;
+    let name = string(required(&m, "link", "name")?, "link.name")?;
     let command = match m.get("command") {
         None => Vec::new(),
         Some(c) => strings(c, "link.command")?,
@@ -528,8 +559,8 @@ pub fn parse_link(body: &Value) -> Result<Link, String> {
         }
     }
     Ok(Link {
-        materials: artifacts(m, "materials")?,
-        products: artifacts(m, "products")?,
+        materials: artifacts(&mut m, "materials")?,
+        products: artifacts(&mut m, "products")?,
         name,
         command,
     })
@@ -593,11 +624,11 @@ mod tests {
     #[test]
     fn link_hashes_must_be_hex() {
         let l = json!({"_type": "link", "name": "a", "materials": {"x": {"sha256": "zz"}}});
-        assert!(parse_link(&l)
+        assert!(parse_link(l.clone())
             .unwrap_err()
             .contains("link.materials[\"x\"].sha256"));
         let l = json!({"_type": "link", "name": "a", "products": {"x": {"sha256": "0a"}}});
-        assert_eq!(parse_link(&l).unwrap().products["x"]["sha256"], "0a");
+        assert_eq!(parse_link(l.clone()).unwrap().products["x"]["sha256"], "0a");
     }
 
     #[test]

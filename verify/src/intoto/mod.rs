@@ -318,7 +318,8 @@ impl Run<'_> {
                     continue;
                 }
             }
-            let link = match metadata::parse_link(&signed.body) {
+            let form = signed.form;
+            let link = match metadata::parse_link(signed.body) {
                 Ok(l) => l,
                 Err(e) => {
                     note(self, Status::Error, "malformed-link", e);
@@ -342,7 +343,7 @@ impl Run<'_> {
                 format!(
                     "{} link signed by functionary key {keyid} ({}); {} material(s), {} \
                      product(s){}",
-                    signed.form.name(),
+                    form.name(),
                     key.kind().name(),
                     link.materials.len(),
                     link.products.len(),
