@@ -54,13 +54,16 @@ estimate() { # group/name -> median seconds
     "$crit/$1/new/estimates.json"
 }
 
-rpm_va() { # root -> best wall seconds of 3 runs of rpm -Va on a copy-free read-only root
-  local best=999999 t
+rpm_va() { # root -> best wall seconds of 3 runs of rpm -Va
+  local best=999999 t f
+  f=$(mktemp)
   for _ in 1 2 3; do
-    t=$( { /usr/bin/time -f "%e" rpm -Va --root "$(realpath "$1")" --dbpath /usr/lib/sysimage/rpm \
-             --define "_db_backend sqlite" >/dev/null 2>/dev/null; } 2>&1 | tail -1)
+    /usr/bin/time -f "%e" -o "$f" rpm -Va --root "$(realpath "$1")" --dbpath /usr/lib/sysimage/rpm \
+      --define "_db_backend sqlite" >/dev/null 2>&1 || true
+    t=$(tail -1 "$f")
     best=$(python3 -c "print(min($best, $t))")
   done
+  rm -f "$f"
   echo "$best"
 }
 
