@@ -455,3 +455,105 @@ fn inspection_allowed_and_passing() {
         show(&f)
     );
 }
+
+/// Builds a chain with in-toto's own Python API and `in-toto-run` (keys by `cryptography`,
+/// layout signed by securesystemslib, links recorded by in-toto): argv[1] is `metablock`
+/// or `dsse` (the layout's and two links' form; carol's link is always a Metablock).
+const PY_CHAIN: &str = r#"
+import os, subprocess, sys
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from securesystemslib.signer import CryptoSigner
+from in_toto.models.layout import Layout, Step
+from in_toto.models.metadata import Envelope, Metablock
+
+def key(kind, name):
+    k = {"ed25519": lambda: ed25519.Ed25519PrivateKey.generate(),
+         "ecdsa": lambda: ec.generate_private_key(ec.SECP256R1()),
+         "rsa": lambda: rsa.generate_private_key(65537, 3072)}[kind]()
+    open(name, "wb").write(k.private_bytes(serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    open(name + ".pub", "wb").write(k.public_key().public_bytes(serialization.Encoding.PEM,
+        serialization.PublicFormat.SubjectPublicKeyInfo))
+    return CryptoSigner(k)
+
+owner, a, b, c = key("rsa", "owner"), key("ed25519", "alice"), key("ecdsa", "bob"), key("rsa", "carol")
+os.makedirs("src", exist_ok=True)
+open("src/a.txt", "w").write("hello\n")
+layout = Layout()
+layout.set_relative_expiration(days=30)
+for s in (a, b, c):
+    layout.add_functionary_key(s.public_key.to_dict() | {"keyid": s.public_key.keyid})
+s1 = Step(name="write")
+s1.pubkeys = [a.public_key.keyid]
+s1.expected_products = [["CREATE", "src/*"], ["DISALLOW", "*"]]
+s2 = Step(name="pack")
+s2.pubkeys = [b.public_key.keyid, c.public_key.keyid]
+s2.threshold = 2
+s2.expected_command = ["cp", "src/a.txt", "out.txt"]
+s2.expected_materials = [["MATCH", "src/*", "WITH", "PRODUCTS", "FROM", "write"], ["DISALLOW", "*"]]
+s2.expected_products = [["CREATE", "out.txt"], ["ALLOW", "src/*"], ["DISALLOW", "*"]]
+layout.steps = [s1, s2]
+dsse = sys.argv[1] == "dsse"
+md = Envelope.from_signable(layout) if dsse else Metablock(signed=layout)
+md.create_signature(owner)
+md.dump("root.layout")
+form = ["--use-dsse"] if dsse else []
+run = lambda *a: subprocess.run(list(a), check=True)
+run("in-toto-run", "-n", "write", "--signing-key", "alice", "-p", "src", *form, "--", "true")
+for k, f in (("bob", form), ("carol", [])):
+    run("in-toto-run", "-n", "pack", "--signing-key", k, "-m", "src", "-p", "out.txt", "src",
+        *f, "--", "cp", "src/a.txt", "out.txt")
+"#;
+
+#[test]
+fn a_chain_made_by_in_totos_own_tools_verifies() {
+    if !have_reference() {
+        return;
+    }
+    for form in ["metablock", "dsse"] {
+        let d = tempfile::tempdir().unwrap();
+        let w = d.path();
+        std::fs::write(w.join("mk.py"), PY_CHAIN).unwrap();
+        let o = std::process::Command::new("python3")
+            .args(["mk.py", form])
+            .current_dir(w)
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "{form}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let owner = attest::keys::PublicKey::load(&w.join("owner.pub")).unwrap();
+        let req = |links: &std::path::Path| {
+            verify::intoto::verify_layout(&verify::intoto::LayoutRequest {
+                layout: &w.join("root.layout"),
+                layout_keys: std::slice::from_ref(&owner),
+                links_dir: links,
+                now_unix: now(),
+                allow_inspections: false,
+                inspection_base: None,
+            })
+            .unwrap()
+        };
+        let f = req(w);
+        assert_all_pass(&f);
+        assert_eq!(count(&f, CHECK_LINK, "verified"), 3, "{form}: {}", show(&f));
+        // The write link's command (`true`) is not the expected (none): a note.
+        assert_eq!(count(&f, CHECK_LINK, "command-mismatch"), 1, "{}", show(&f));
+        // A digest in a Metablock pack link changed: its signature no longer verifies.
+        let pack = std::fs::read_dir(w)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| {
+                let n = p.file_name().unwrap().to_string_lossy().into_owned();
+                n.starts_with("pack.") && read_json(p).get("signed").is_some()
+            })
+            .unwrap();
+        let mut v = read_json(&pack);
+        v["signed"]["products"]["out.txt"]["sha256"] = json!("00".repeat(32));
+        write_json(&pack, &v);
+        assert_finding(&req(w), CHECK_LINK, "pack.", "bad-signature");
+    }
+}
