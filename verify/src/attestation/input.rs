@@ -8,6 +8,8 @@
 //! a verifier that ignores a field cannot know what it meant); base64 is standard or
 //! URL-safe, padded or not, as the DSSE specification requires of verifiers.
 
+use std::borrow::Cow;
+
 use serde::de::IgnoredAny;
 use serde::Deserialize;
 use serde_json::Value;
@@ -148,24 +150,29 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Parsed, Problem> {
     ))
 }
 
+// Strings are borrowed from the input where they have no escapes (base64 never does):
+// the payload is decoded straight from the line, not copied first.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct WireSig {
-    #[serde(default)]
-    keyid: Option<String>,
-    sig: String,
+struct WireSig<'a> {
+    #[serde(default, borrow)]
+    keyid: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    sig: Cow<'a, str>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct WireEnvelope {
-    payload: String,
+struct WireEnvelope<'a> {
+    #[serde(borrow)]
+    payload: Cow<'a, str>,
     #[serde(rename = "payloadType")]
     payload_type: String,
-    signatures: Vec<WireSig>,
+    #[serde(borrow)]
+    signatures: Vec<WireSig<'a>>,
 }
 
-fn envelope(w: WireEnvelope) -> Result<Parsed, Problem> {
+fn envelope(w: WireEnvelope<'_>) -> Result<Parsed, Problem> {
     let bad = |reason: String| problem("malformed-envelope", format!("DSSE envelope: {reason}"));
     let payload = attest::dsse::b64_decode_lenient(&w.payload)
         .ok_or_else(|| bad("payload is not base64".into()))?;
@@ -180,7 +187,7 @@ fn envelope(w: WireEnvelope) -> Result<Parsed, Problem> {
             let sig = attest::dsse::b64_decode_lenient(&s.sig)
                 .ok_or_else(|| bad(format!("signatures[{i}].sig is not base64")))?;
             Ok(Sig {
-                keyid: s.keyid.unwrap_or_default(),
+                keyid: s.keyid.map(Cow::into_owned).unwrap_or_default(),
                 sig,
             })
         })

@@ -33,9 +33,48 @@ pub(crate) struct BuildDefinition {
     #[serde(rename = "buildType")]
     pub(crate) build_type: String,
     #[serde(rename = "externalParameters")]
-    pub(crate) external_parameters: serde_json::Map<String, serde_json::Value>,
+    pub(crate) external_parameters: ExternalParameters,
     #[serde(default, rename = "resolvedDependencies")]
     pub(crate) resolved_dependencies: Vec<Descriptor>,
+}
+
+/// `externalParameters`: must be an object; only `package` (rpm build type) is read, the
+/// rest is skipped without building values.
+pub(crate) struct ExternalParameters {
+    pub(crate) package: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for ExternalParameters {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = ExternalParameters;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut m: A,
+            ) -> Result<Self::Value, A::Error> {
+                use serde::de::Error;
+                let mut package = None;
+                while let Some(k) = m.next_key::<std::borrow::Cow<'de, str>>()? {
+                    if k == "package" {
+                        if package.is_some() {
+                            return Err(A::Error::duplicate_field("package"));
+                        }
+                        package = Some(m.next_value::<Option<String>>()?);
+                    } else {
+                        m.next_value::<serde::de::IgnoredAny>()?;
+                    }
+                }
+                Ok(ExternalParameters {
+                    package: package.flatten(),
+                })
+            }
+        }
+        d.deserialize_map(V)
+    }
 }
 
 #[derive(Deserialize)]
@@ -122,11 +161,7 @@ pub(crate) fn check(
         }
     } else if bt == BUILD_TYPE_RPM {
         // The package the predicate describes must be one the statement is about.
-        let pkg = p
-            .build_definition
-            .external_parameters
-            .get("package")
-            .and_then(|v| v.as_str());
+        let pkg = p.build_definition.external_parameters.package.as_deref();
         let named = pkg.is_some_and(|n| {
             let file = format!("{n}.rpm");
             head.subjects
@@ -306,6 +341,24 @@ mod tests {
         assert_eq!(human(65), "1m 5s");
         assert_eq!(human(3 * 3600 + 60), "3h 1m");
         assert_eq!(human(30 * 86_400), "30d 0h");
+    }
+
+    #[test]
+    fn external_parameters_must_be_an_object() {
+        let ok: ExternalParameters =
+            serde_json::from_str(r#"{"x":[1,{"y":2}],"package":"a-1-1.noarch"}"#).unwrap();
+        assert_eq!(ok.package.as_deref(), Some("a-1-1.noarch"));
+        for bad in [
+            r#"[]"#,
+            r#""s""#,
+            r#"{"package":1}"#,
+            r#"{"package":"a","package":"b"}"#,
+        ] {
+            assert!(
+                serde_json::from_str::<ExternalParameters>(bad).is_err(),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

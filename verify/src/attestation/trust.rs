@@ -34,6 +34,8 @@ pub(crate) struct TrustedKey {
     verifiers: Vec<ParsedPublicKey>,
     /// The SPKI as PEM, for the Sigstore verifier's key policy.
     pub(crate) pem: String,
+    /// Made once: it is in the reason of every finding the key verifies.
+    described: String,
 }
 
 impl TrustedKey {
@@ -55,9 +57,11 @@ impl TrustedKey {
                 path: path.to_path_buf(),
                 reason: format!("aws-lc refuses the key: {e}"),
             })?;
+        let key_id = public.key_id();
         Ok(Self {
+            described: format!("{} ({})", &key_id[..16], path.display()),
             source: path.to_path_buf(),
-            key_id: public.key_id(),
+            key_id,
             kind: public.kind(),
             rsa_bits: public.rsa_bits(),
             verifiers,
@@ -84,9 +88,9 @@ impl TrustedKey {
         }
     }
 
-    /// `ab12cd34 (path)`: short key id and the file it came from, for reasons.
-    pub(crate) fn describe(&self) -> String {
-        format!("{} ({})", &self.key_id[..16], self.source.display())
+    /// `<key id prefix> (path)`: the key and the file it came from, for reasons.
+    pub(crate) fn describe(&self) -> &str {
+        &self.described
     }
 }
 
