@@ -560,6 +560,13 @@ fn inputs_that_are_not_attestations() {
         f.write("message.sigstore.json", msg_bundle.to_string()),
         f.write("garbage.bin", b"\x00\x01 not json"),
         f.write("pretty-broken.json", "{\n  \"payload\": \"e30\",\n"),
+        f.write(
+            "first-line-bad.jsonl",
+            format!(
+                "not json\n{}\n",
+                f.envelope(&f.package_statements()[0], &f.prov)
+            ),
+        ),
         f.write("extra-field.json", {
             let mut v: serde_json::Value = serde_json::from_str(&f.envelope(&st, &f.prov)).unwrap();
             v["unsigned"] = json!("ignored?");
@@ -588,6 +595,11 @@ fn inputs_that_are_not_attestations() {
         one("pretty-broken.json"),
         [s(SIG, Status::Error, "malformed-envelope")]
     );
+    assert_eq!(
+        one("first-line-bad.jsonl:1"),
+        [s(SIG, Status::Error, "malformed-envelope")]
+    );
+    assert_eq!(one("first-line-bad.jsonl:2"), provenance_passes());
     assert_eq!(
         one("extra-field.json"),
         [s(SIG, Status::Error, "malformed-envelope")]

@@ -91,26 +91,51 @@ pub(crate) fn layout(bytes: &[u8]) -> Layout<'_> {
         Ok(_) => return Layout::Single(bytes),
         Err(e) => e,
     };
-    // JSON Lines: the first non-empty line is a complete document by itself. A
-    // pretty-printed document's first line is not, so its error stands.
-    let mut lines = Vec::new();
-    for (i, line) in bytes.split(|&b| b == b'\n').enumerate() {
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        if line.iter().all(u8::is_ascii_whitespace) {
-            continue;
-        }
-        if lines.is_empty() && serde_json::from_slice::<IgnoredAny>(line).is_err() {
-            return Layout::Garbage(problem(
-                "malformed-envelope",
-                format!("not JSON and not JSON Lines: {whole}"),
-            ));
-        }
-        lines.push((i + 1, line));
-    }
+    // JSON Lines: some line is a complete JSON object by itself (normally the first, so
+    // the search stops there). Then every non-empty line is a unit, and a bad one is a
+    // finding for that line. A broken pretty-printed document has no such line, so its
+    // error stands for the whole file.
+    let lines: Vec<(usize, &[u8])> = bytes
+        .split(|&b| b == b'\n')
+        .enumerate()
+        .map(|(i, l)| (i + 1, l.strip_suffix(b"\r").unwrap_or(l)))
+        .filter(|(_, l)| !l.iter().all(u8::is_ascii_whitespace))
+        .collect();
     if lines.is_empty() {
         return Layout::Garbage(problem("malformed-envelope", "empty file"));
     }
+    if !lines.iter().any(|(_, l)| is_object(l)) {
+        return Layout::Garbage(problem(
+            "malformed-envelope",
+            format!("not JSON and not JSON Lines: {whole}"),
+        ));
+    }
     Layout::Lines(lines)
+}
+
+/// Whether `bytes` is one complete JSON object (its contents skipped, not stored).
+fn is_object(bytes: &[u8]) -> bool {
+    struct Obj;
+    impl<'de> Deserialize<'de> for Obj {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct V;
+            impl<'de> serde::de::Visitor<'de> for V {
+                type Value = Obj;
+                fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                    f.write_str("an object")
+                }
+                fn visit_map<A: serde::de::MapAccess<'de>>(
+                    self,
+                    mut m: A,
+                ) -> Result<Obj, A::Error> {
+                    while m.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                    Ok(Obj)
+                }
+            }
+            d.deserialize_map(V)
+        }
+    }
+    serde_json::from_slice::<Obj>(bytes).is_ok()
 }
 
 /// Parses one unit (a whole file or one line).
@@ -258,9 +283,12 @@ mod tests {
             Layout::Lines(l) => assert_eq!(l.iter().map(|x| x.0).collect::<Vec<_>>(), [1, 3]),
             _ => panic!("lines"),
         }
-        // A bad later line is the line's problem, not the file's.
+        // A bad line, even the first, is the line's problem, not the file's.
         assert!(matches!(layout(b"{\"a\":1}\nxx\n"), Layout::Lines(_)));
-        for garbage in [&b""[..], b"\n\n", b"xx\n{}", b"{\n", b"\x00\xff"] {
+        assert!(matches!(layout(b"xx\n{\"a\":1}\n"), Layout::Lines(l) if l.len() == 2));
+        // A broken pretty-printed document (its lines are no objects) is one problem.
+        let pretty = b"{\n  \"hashes\": [\n    \"a\",\n    \"b\"\n  ],\n";
+        for garbage in [&b""[..], b"\n\n", b"xx\n[1]", b"{\n", b"\x00\xff", pretty] {
             assert!(matches!(layout(garbage), Layout::Garbage(_)), "{garbage:?}");
         }
     }
