@@ -197,7 +197,10 @@ fn walk_dir(ctx: &Ctx, fd: OwnedFd, rel: &str) -> Result<(), DriftError> {
         .partition(|(_, ft)| *ft == FileType::Directory);
     let (files, dirs) = rayon::join(
         || {
+            // Small batches per task: files of one directory share its dentry, and a task
+            // per file cost more in scheduling than the four system calls it makes.
             rest.into_par_iter()
+                .with_min_len(16)
                 .map(|(name, ft)| {
                     let r = join(rel, &String::from_utf8_lossy(name.as_bytes()));
                     entry(ctx, dfd, &name, r, ft)
