@@ -6,6 +6,7 @@
 //! does not allow fails; the RPM database itself is the one unowned file every image has and
 //! is never reported.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use sbom::drift::{Change, FileClass, FileDrift};
@@ -75,10 +76,15 @@ pub enum Files<'a> {
 }
 
 /// Runs the drift check and appends its findings.
+///
+/// `attested` maps overlay paths to the SHA-256 that verified image provenance names for
+/// them: a file no package owns, or a packaged file an overlay replaced, passes when its
+/// content has exactly that digest (and, for a packaged file, only its content changed).
 pub fn findings(
     inv: &Inventory,
     files: Files,
     policy: &Policy,
+    attested: &BTreeMap<String, String>,
     image: &Subject,
     out: &mut Vec<Finding>,
 ) {
@@ -114,7 +120,12 @@ pub fn findings(
             continue;
         }
         for fd in &pd.files {
-            let (status, kind) = judge(fd, policy);
+            let (status, kind) = match judge(fd, policy) {
+                (Status::Fail, _) if replaced_by_attested_overlay(pkg, fd, attested) => {
+                    (Status::Pass, "overlay-attested")
+                }
+                judged => judged,
+            };
             let changes: Vec<&str> = fd.changes.iter().map(|c| c.name()).collect();
             out.push(Finding::new(
                 CHECK_FILES,
@@ -137,7 +148,8 @@ pub fn findings(
         if is_rpm_database(&u.path) {
             continue;
         }
-        let allowed = matches_any(&policy.drift.added, &u.path);
+        let attested_here = u.sha256.is_some() && attested.get(&u.path) == u.sha256.as_ref();
+        let allowed = attested_here || matches_any(&policy.drift.added, &u.path);
         let what = match (&u.sha256, &u.link_target) {
             (Some(h), _) => format!("sha256 {h}, {} bytes, mode {:o}", u.size, u.mode),
             (None, Some(t)) => format!("symlink to {t}"),
@@ -150,7 +162,9 @@ pub fn findings(
                 name: u.path.clone(),
             },
             if allowed { Status::Pass } else { Status::Fail },
-            if allowed {
+            if attested_here {
+                "overlay-attested"
+            } else if allowed {
                 "unowned-allowed"
             } else {
                 "unowned-file"
@@ -158,6 +172,25 @@ pub fn findings(
             format!("no package owns it: {what}"),
         ));
     }
+}
+
+/// A packaged file whose content (only) differs, and is exactly what verified provenance
+/// says an overlay put there.
+fn replaced_by_attested_overlay(
+    pkg: &sbom::package::Package,
+    fd: &FileDrift,
+    attested: &BTreeMap<String, String>,
+) -> bool {
+    let Some(want) = attested.get(&fd.path) else {
+        return false;
+    };
+    let content_only = fd
+        .changes
+        .iter()
+        .all(|c| matches!(c, Change::Digest | Change::Size));
+    content_only
+        && pkg.file_digest_algo == sbom::package::DigestAlgo::Sha256
+        && fd.actual_digest.as_ref() == Some(want)
 }
 
 #[cfg(test)]

@@ -14,7 +14,11 @@
 //! function, so that the command line can tell usage errors (exit 2) from an image
 //! that does not verify (exit 1).
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+
+use crate::attestation::{self, AttestationError, ImageFacts, Trust};
+use crate::intoto::{self, IntotoError, LayoutRequest};
 
 use crate::drift_check;
 use crate::input::{self, ContainerOptions, InputKind};
@@ -36,6 +40,23 @@ pub enum ImageError {
     NoKeys,
     #[error("{0}: --verify-files needs the image's root filesystem or container image, not a bare database file")]
     NoFilesForDb(PathBuf),
+    #[error(transparent)]
+    Attestation(#[from] AttestationError),
+    #[error(transparent)]
+    Layout(#[from] IntotoError),
+    #[error(transparent)]
+    LayoutKey(#[from] attest::keys::KeyError),
+}
+
+/// An in-toto layout to verify with the image.
+pub struct LayoutInput<'a> {
+    pub layout: &'a Path,
+    /// Where the links are.
+    pub links: &'a Path,
+    /// Layout owner keys (`--layout-key`), added to the policy's `[keys] layout`.
+    pub extra_keys: &'a [PathBuf],
+    /// Run the layout's inspection commands (off: a layout with inspections fails).
+    pub allow_inspections: bool,
 }
 
 /// Everything `verify image` needs besides the input.
@@ -51,6 +72,11 @@ pub struct ImageRequest<'a> {
     pub verify_files: bool,
     /// Platform and size limits for container images.
     pub container: ContainerOptions,
+    /// DSSE envelopes, Sigstore bundles and `.intoto.jsonl` files about the image.
+    pub attestations: &'a [PathBuf],
+    pub layout: Option<LayoutInput<'a>>,
+    /// The time attestation ages, certificate validity and layout expiry are judged at.
+    pub now_unix: i64,
 }
 
 /// Called with the number of headers once they are read, then once per header checked.
@@ -104,13 +130,34 @@ pub fn verify_image(req: &ImageRequest, progress: &dyn Progress) -> Result<Repor
         return Err(ImageError::NoFilesForDb(req.input.to_path_buf()));
     }
     let (ring, keys) = load_keyring(req)?;
+    // Every input of the caller's is read before the image, so that a bad key or a missing
+    // attestation file is a usage error (exit 2), never half a report.
+    let check_attestations =
+        !req.attestations.is_empty() || !req.policy.attestations.required_predicates.is_empty();
+    let trust = if check_attestations {
+        Some(Trust::from_policy(req.policy)?)
+    } else {
+        None
+    };
+    let layout_keys = match &req.layout {
+        Some(l) => req
+            .policy
+            .keys
+            .layout
+            .iter()
+            .chain(l.extra_keys)
+            .map(|p| attest::keys::PublicKey::load(p))
+            .collect::<Result<Vec<_>, _>>()?,
+        None => Vec::new(),
+    };
     let image = req.input.display().to_string();
     let policy_name = req.policy_path.map(|p| p.display().to_string());
     let image_subject = Subject {
         kind: SubjectKind::Image,
         name: image.clone(),
     };
-    let loaded = match input::load(req.input, kind, &req.container, req.verify_files) {
+    let want_inventory = req.verify_files || check_attestations;
+    let loaded = match input::load(req.input, kind, &req.container, want_inventory) {
         Ok(l) => l,
         Err(e) => {
             let f = Finding::new(
@@ -143,6 +190,26 @@ pub fn verify_image(req: &ImageRequest, progress: &dyn Progress) -> Result<Repor
             package_findings(v, req.policy, &mut findings);
         }
     }
+    let mut attested_overlays = BTreeMap::new();
+    if let Some(trust) = &trust {
+        match &loaded.inventory {
+            Some(inv) => {
+                attested_overlays =
+                    attestations(req, kind, inv, trust, &image_subject, &mut findings)?;
+            }
+            None => findings.push(not_read(attestation::CHECK_SUBJECT, &image_subject)),
+        }
+    }
+    if let Some(l) = &req.layout {
+        findings.extend(intoto::verify_layout(&LayoutRequest {
+            layout: l.layout,
+            layout_keys: &layout_keys,
+            links_dir: l.links,
+            now_unix: req.now_unix,
+            allow_inspections: l.allow_inspections,
+            inspection_base: None,
+        })?);
+    }
     if req.verify_files {
         match &loaded.inventory {
             Some(inv) => {
@@ -150,17 +217,16 @@ pub fn verify_image(req: &ImageRequest, progress: &dyn Progress) -> Result<Repor
                     Some(img) => drift_check::Files::Image(img),
                     None => drift_check::Files::Root(req.input),
                 };
-                drift_check::findings(inv, files, req.policy, &image_subject, &mut findings);
+                drift_check::findings(
+                    inv,
+                    files,
+                    req.policy,
+                    &attested_overlays,
+                    &image_subject,
+                    &mut findings,
+                );
             }
-            // `input::load` reads the packages whenever files are to be checked; should
-            // that ever change, fail closed rather than report files as checked.
-            None => findings.push(Finding::new(
-                drift_check::CHECK_FILES,
-                image_subject,
-                Status::Error,
-                "drift-unreadable",
-                "the image's packages were not read, so its files could not be checked",
-            )),
+            None => findings.push(not_read(drift_check::CHECK_FILES, &image_subject)),
         }
     }
     Ok(Report::new(
@@ -171,6 +237,54 @@ pub fn verify_image(req: &ImageRequest, progress: &dyn Progress) -> Result<Repor
         packages,
         findings,
     ))
+}
+
+/// `input::load` reads the packages whenever files or attestations are to be checked;
+/// should that ever change, fail closed rather than report them as checked.
+fn not_read(check: &str, image: &Subject) -> Finding {
+    Finding::new(
+        check,
+        image.clone(),
+        Status::Error,
+        "packages-unread",
+        "the image's packages were not read, so this could not be checked",
+    )
+}
+
+/// Checks the attestations; returns the overlay files verified provenance names.
+fn attestations(
+    req: &ImageRequest,
+    kind: InputKind,
+    inv: &sbom::inventory::Inventory,
+    trust: &Trust,
+    image: &Subject,
+    findings: &mut Vec<Finding>,
+) -> Result<BTreeMap<String, String>, ImageError> {
+    // The directory digest hashes every file: computed only for directories, and only here.
+    let rootfs_digest = match kind {
+        InputKind::Root => match attest::rootfs::digest(req.input) {
+            Ok(d) => Some(d.sha256),
+            Err(e) => {
+                findings.push(Finding::new(
+                    attestation::CHECK_SUBJECT,
+                    image.clone(),
+                    Status::Error,
+                    "rootfs-unreadable",
+                    format!("cannot compute the root-filesystem digest: {e}"),
+                ));
+                None
+            }
+        },
+        _ => None,
+    };
+    let facts = ImageFacts {
+        inventory: inv,
+        rootfs_digest,
+        manifest_digest: inv.source.manifest_digest.clone(),
+    };
+    let outcome = attestation::check(req.attestations, &facts, trust, req.now_unix)?;
+    findings.extend(outcome.findings);
+    Ok(outcome.attested_overlays)
 }
 
 fn package_findings(v: &HeaderVerdict, policy: &Policy, out: &mut Vec<Finding>) {

@@ -1,7 +1,7 @@
 //! `verify image ROOTFS`: every check on an image root, one report.
 
 use std::io::{IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -9,7 +9,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use super::Outcome;
 use sbom::image::{Limits, Platform};
 
-use crate::image::{self, ImageRequest, Progress};
+use crate::image::{self, ImageRequest, LayoutInput, Progress};
 use crate::input::{ContainerOptions, InputKind};
 use crate::policy::Policy;
 use crate::report::{self, Format};
@@ -32,9 +32,15 @@ Examples:
   # Machine-readable result (schema: docs/verify.md)
   verify image ./rootfs --policy policy.toml --json | jq '.findings[] | select(.status != \"pass\")'
 
+  # The whole chain: headers, files, provenance, SBOM and the in-toto layout
+  verify image ./rootfs --policy policy.toml \\
+      --attestation provenance.sigstore.json --attestation packages.intoto.jsonl \\
+      --attestation sbom.sigstore.json --layout root.layout --links links/
+
 Checks: rpm.database, rpm.signature, rpm.header-digest, files.drift and files.unowned
 (unless --no-verify-files or a bare database), policy.package and policy.license (when
-the policy lists packages or licenses).
+the policy lists packages or licenses), attestation.* (with --attestation or required
+predicates), intoto.* (with --layout).
 
 Exit status: 0 trusted (every check passed), 1 not trusted (a check failed or the
 image could not be read), 2 usage or input error (bad arguments, unreadable or
@@ -92,6 +98,43 @@ pub struct ImageArgs {
     /// Refuse a container image with a single file larger than this.
     #[arg(long, value_name = "BYTES", default_value_t = 4 << 30)]
     pub max_entry_bytes: u64,
+
+    /// An attestation about the image: a DSSE envelope, a Sigstore bundle, or an
+    /// `.intoto.jsonl` file of envelopes (repeatable). Checked against the policy's
+    /// `[keys]`, `[roots]` and `[attestations]` (docs/attestations.md).
+    #[arg(long, value_name = "FILE")]
+    pub attestation: Vec<PathBuf>,
+
+    /// An in-toto root layout to verify (Metablock or DSSE), signed by the policy's
+    /// `[keys] layout` keys and any --layout-key (docs/intoto-verify.md).
+    #[arg(long, value_name = "FILE")]
+    pub layout: Option<PathBuf>,
+
+    /// Directory holding the layout's links (default: the layout's directory).
+    #[arg(long, value_name = "DIR", requires = "layout")]
+    pub links: Option<PathBuf>,
+
+    /// A layout owner's public key (PEM; repeatable; added to the policy's).
+    #[arg(long, value_name = "FILE", requires = "layout")]
+    pub layout_key: Vec<PathBuf>,
+
+    /// Run the layout's inspection commands. Off by default: a layout with inspections
+    /// then fails, since a verifier must not run commands an attestation names unasked.
+    #[arg(long, requires = "layout")]
+    pub allow_inspections: bool,
+
+    /// Judge attestation ages, certificate validity and layout expiry at this time
+    /// (RFC 3339, e.g. 2026-01-01T00:00:00Z, or Unix seconds) instead of now.
+    #[arg(long, value_name = "TIME")]
+    pub time: Option<String>,
+}
+
+/// RFC 3339 or Unix seconds.
+fn parse_time(s: &str) -> Option<i64> {
+    if let Ok(secs) = s.parse::<i64>() {
+        return Some(secs);
+    }
+    s.parse::<jiff::Timestamp>().ok().map(|t| t.as_second())
 }
 
 struct Bar(ProgressBar);
@@ -141,6 +184,29 @@ pub fn run(args: &ImageArgs) -> Outcome {
     let verify_files = args.verify_files
         || (!args.no_verify_files
             && !matches!(InputKind::of(&args.input), Some(InputKind::DbFile)));
+    let now_unix = match args.time.as_deref().map(|t| (t, parse_time(t))) {
+        None => jiff::Timestamp::now().as_second(),
+        Some((_, Some(t))) => t,
+        Some((t, None)) => {
+            eprintln!(
+                "verify image: error: --time {t:?}: expected RFC 3339 (2026-01-01T00:00:00Z) or Unix seconds"
+            );
+            return Outcome::InputError;
+        }
+    };
+    let links_default = args
+        .layout
+        .as_deref()
+        .and_then(|l| l.parent())
+        .map(|p| {
+            if p.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                p
+            }
+        })
+        .unwrap_or(Path::new("."))
+        .to_path_buf();
     let req = ImageRequest {
         input: &args.input,
         policy: &policy,
@@ -155,6 +221,14 @@ pub fn run(args: &ImageArgs) -> Outcome {
                 ..Limits::default()
             },
         },
+        attestations: &args.attestation,
+        layout: args.layout.as_deref().map(|layout| LayoutInput {
+            layout,
+            links: args.links.as_deref().unwrap_or(&links_default),
+            extra_keys: &args.layout_key,
+            allow_inspections: args.allow_inspections,
+        }),
+        now_unix,
     };
     // Hidden until `start` knows the work is long, and never when stderr is not a TTY.
     let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::hidden());
