@@ -211,62 +211,87 @@ impl Need {
     }
 }
 
-/// Path (relative, as the image tree spells it) -> the digests its content needs for the
-/// package files that list it. Computed in one sequential pass over the packages, so the
-/// parallel walk asks one hash lookup per path instead of chasing every owner's entry.
-fn owners(inv: &Inventory) -> HashMap<&str, Need> {
-    let mut m: HashMap<&str, Need> =
-        HashMap::with_capacity(inv.packages.iter().map(|p| p.files.len()).sum());
-    for p in &inv.packages {
-        let bit = Need::algo_bit(p.file_digest_algo);
-        for f in &p.files {
-            let rel = f.path.trim_start_matches('/');
-            let n = m.entry(rel).or_default();
-            if f.verify_flags & verify_bits::FILEDIGEST != 0 && !f.is_ghost() {
-                n.0 |= bit;
-            }
-        }
-    }
-    m
+/// The paths the packages list. Each distinct path (relative, as the image tree spells it)
+/// has a slot and the digests its content needs for the package files that list it; every
+/// package file knows its path's slot. Built in one sequential pass over the packages, so
+/// the walk asks one hash lookup per path and the comparison none.
+pub(crate) struct Owners<'a> {
+    map: HashMap<&'a str, (Need, u32)>,
+    /// `slot_of[package][file]`.
+    slot_of: Vec<Vec<u32>>,
 }
 
-/// What each observed path needs hashed: its owners' algorithms, or SHA-256 and SHA-1
-/// for a file no package lists.
-fn needs(owners: &HashMap<&str, Need>, path: &str) -> Need {
-    owners
-        .get(path)
-        .copied()
-        .unwrap_or(Need(Need::SHA256 | Need::SHA1))
+impl<'a> Owners<'a> {
+    fn new(inv: &'a Inventory) -> Self {
+        let mut map: HashMap<&str, (Need, u32)> =
+            HashMap::with_capacity(inv.packages.iter().map(|p| p.files.len()).sum());
+        let mut slot_of = Vec::with_capacity(inv.packages.len());
+        for p in &inv.packages {
+            let bit = Need::algo_bit(p.file_digest_algo);
+            let mut slots = Vec::with_capacity(p.files.len());
+            for f in &p.files {
+                let next = map.len() as u32;
+                let e = map
+                    .entry(f.path.trim_start_matches('/'))
+                    .or_insert((Need(0), next));
+                if f.verify_flags & verify_bits::FILEDIGEST != 0 && !f.is_ghost() {
+                    e.0 .0 |= bit;
+                }
+                slots.push(e.1);
+            }
+            slot_of.push(slots);
+        }
+        Owners { map, slot_of }
+    }
+
+    pub(crate) fn slots(&self) -> usize {
+        self.map.len()
+    }
+
+    /// The digests a path's content needs (its owners' algorithms, or SHA-256 and SHA-1
+    /// for a file no package lists) and its slot when a package lists it.
+    pub(crate) fn lookup(&self, path: &str) -> (Need, Option<u32>) {
+        match self.map.get(path) {
+            Some(&(n, slot)) => (n, Some(slot)),
+            None => (Need(Need::SHA256 | Need::SHA1), None),
+        }
+    }
+}
+
+/// What is in the image: per owned path (by [`Owners`] slot) what is there, if anything,
+/// and every path no package lists.
+pub(crate) struct Observation {
+    pub owned: Vec<Option<Observed>>,
+    pub unowned: Vec<(String, Observed)>,
+    pub files_hashed: u64,
+    pub bytes_hashed: u64,
 }
 
 /// Checks a root filesystem directory.
 pub fn check_root(inv: &Inventory, root: &std::path::Path) -> Result<DriftReport, DriftError> {
-    let own = owners(inv);
-    let (obs, stats) = walk::observe_root(root, &|p| needs(&own, p))?;
-    Ok(compare(inv, &own, &obs, stats))
+    let own = Owners::new(inv);
+    let obs = walk::observe_root(root, &own)?;
+    Ok(compare(inv, &own, obs))
 }
 
 /// Checks a container image (its layers are streamed again to hash the content).
 pub fn check_image(inv: &Inventory, img: &Image) -> Result<DriftReport, DriftError> {
-    let own = owners(inv);
-    let (obs, stats) = observe::observe_image(img, &|p| needs(&own, p))?;
-    Ok(compare(inv, &own, &obs, stats))
+    let own = Owners::new(inv);
+    let obs = observe::observe_image(img, &own)?;
+    Ok(compare(inv, &own, obs))
 }
 
-fn compare(
-    inv: &Inventory,
-    own: &HashMap<&str, Need>,
-    obs: &HashMap<String, Observed>,
-    (files_hashed, bytes_hashed): (u64, u64),
-) -> DriftReport {
+fn compare(inv: &Inventory, own: &Owners<'_>, obs: Observation) -> DriftReport {
     let packages = inv
         .packages
         .par_iter()
-        .map(|p| check_package(p, obs))
+        .zip(&own.slot_of)
+        .map(|(p, slots)| check_package(p, |j| obs.owned[slots[j] as usize].as_ref()))
         .collect();
     let mut unowned: Vec<UnownedFile> = obs
+        .unowned
         .iter()
-        .filter(|(path, o)| o.kind != Kind::Dir && !own.contains_key(path.as_str()))
+        .filter(|(_, o)| o.kind != Kind::Dir)
         .map(|(path, o)| UnownedFile {
             path: format!("/{path}"),
             kind: o.kind,
@@ -281,16 +306,15 @@ fn compare(
     DriftReport {
         packages,
         unowned,
-        files_hashed,
-        bytes_hashed,
+        files_hashed: obs.files_hashed,
+        bytes_hashed: obs.bytes_hashed,
     }
 }
 
-fn check_package(p: &Package, obs: &HashMap<String, Observed>) -> PackageDrift {
+fn check_package<'o>(p: &Package, obs: impl Fn(usize) -> Option<&'o Observed>) -> PackageDrift {
     let mut files = Vec::new();
-    for f in &p.files {
-        let rel = f.path.trim_start_matches('/');
-        let o = obs.get(rel);
+    for (j, f) in p.files.iter().enumerate() {
+        let o = obs(j);
         let changes = check_file(p, f, o);
         if changes.is_empty() {
             continue;

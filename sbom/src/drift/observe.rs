@@ -10,7 +10,7 @@ use rayon::prelude::*;
 use sha1::Sha1;
 use sha2::{Digest, Sha224, Sha256, Sha384, Sha512};
 
-use super::{DriftError, Need};
+use super::{DriftError, Need, Observation, Owners};
 use crate::image::tree::{ContentRef, Kind};
 use crate::image::Image;
 use crate::package::DigestAlgo;
@@ -202,14 +202,9 @@ impl Names {
     }
 }
 
-type Stats = (u64, u64);
-
 /// Observes a container image from its tree; content is hashed by streaming each layer
 /// once (layers in parallel), only for the entries the final tree still shows.
-pub fn observe_image(
-    img: &Image,
-    need: &(dyn Fn(&str) -> Need + Sync),
-) -> Result<(HashMap<String, Observed>, Stats), DriftError> {
+pub(crate) fn observe_image(img: &Image, own: &Owners<'_>) -> Result<Observation, DriftError> {
     let text = |p: &str| {
         img.read_file(p, 16 << 20)
             .ok()
@@ -221,7 +216,7 @@ pub fn observe_image(
     let mut wanted: HashMap<ContentRef, Need> = HashMap::new();
     for (path, n) in &img.tree.nodes {
         if let (Kind::File, Some(c)) = (n.kind, n.content) {
-            let k = need(path);
+            let k = own.lookup(path).0;
             if k.0 != 0 {
                 wanted.entry(c).or_default().0 |= k.0;
             }
@@ -278,34 +273,39 @@ pub fn observe_image(
         bytes += len;
         digests.insert(c, d);
     }
-    let map = img
-        .tree
-        .nodes
-        .iter()
-        .map(|(path, n)| {
-            let o = Observed {
-                kind: n.kind,
-                mode: n.mode(),
-                size: n.size,
-                link: n.link.clone(),
-                user: if n.uname.is_empty() {
-                    names.user(n.uid)
-                } else {
-                    Some(n.uname.clone())
-                },
-                group: if n.gname.is_empty() {
-                    names.group(n.gid)
-                } else {
-                    Some(n.gname.clone())
-                },
-                digests: n
-                    .content
-                    .and_then(|c| digests.get(&c).cloned())
-                    .unwrap_or_default(),
-                unreadable: false,
-            };
-            (path.clone(), o)
-        })
-        .collect();
-    Ok((map, (files, bytes)))
+    let mut owned: Vec<Option<Observed>> = (0..own.slots()).map(|_| None).collect();
+    let mut unowned = Vec::new();
+    for (path, n) in &img.tree.nodes {
+        let o = Observed {
+            kind: n.kind,
+            mode: n.mode(),
+            size: n.size,
+            link: n.link.clone(),
+            user: if n.uname.is_empty() {
+                names.user(n.uid)
+            } else {
+                Some(n.uname.clone())
+            },
+            group: if n.gname.is_empty() {
+                names.group(n.gid)
+            } else {
+                Some(n.gname.clone())
+            },
+            digests: n
+                .content
+                .and_then(|c| digests.get(&c).cloned())
+                .unwrap_or_default(),
+            unreadable: false,
+        };
+        match own.lookup(path).1 {
+            Some(slot) => owned[slot as usize] = Some(o),
+            None => unowned.push((path.clone(), o)),
+        }
+    }
+    Ok(Observation {
+        owned,
+        unowned,
+        files_hashed: files,
+        bytes_hashed: bytes,
+    })
 }

@@ -15,39 +15,50 @@
 //! descriptor opened with `O_NOFOLLOW` below the root, names come from `getdents` (never
 //! `..`), and symlinks are read, never followed.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::ffi::CStr;
 use std::io::Read;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 
 use rayon::prelude::*;
 use rustix::fs::{AtFlags, Dir, FileType, Mode, OFlags, Stat};
 
 use super::observe::{hash_open_file, Digests, Names, Observed};
-use super::{DriftError, Need};
+use super::{DriftError, Need, Observation, Owners};
 use crate::image::tree::Kind;
 
-type Stats = (u64, u64);
-
-/// One observed path; `linked` is the (dev, ino) of a multiply-linked file, hashed after
-/// the walk, once for all its links.
-struct Item {
+/// A multiply-linked file, hashed after the walk once all its links are known.
+struct Linked {
+    key: (u64, u64),
     rel: String,
+    slot: Option<u32>,
+    need: Need,
     obs: Observed,
-    linked: Option<(u64, u64)>,
+}
+
+/// What one entry turned out to be.
+enum Found {
+    /// A path a package lists: its slot in [`Owners`].
+    Owned(u32, Observed),
+    Unowned(String, Observed),
+    Linked(Linked),
 }
 
 struct Ctx<'a> {
     root: &'a Path,
-    need: &'a (dyn Fn(&str) -> Need + Sync),
+    own: &'a Owners<'a>,
     names: Names,
+    /// One per owned path; a path is met once, so each is set at most once.
+    owned: Vec<OnceLock<Observed>>,
     files: AtomicU64,
     bytes: AtomicU64,
     /// Finished batches (one per directory): one lock per directory, not per file.
-    out: Mutex<Vec<Vec<Item>>>,
+    unowned: Mutex<Vec<Vec<(String, Observed)>>>,
+    linked: Mutex<Vec<Linked>>,
 }
 
 fn io_err(ctx: &Ctx, rel: &str, e: rustix::io::Errno) -> DriftError {
@@ -58,15 +69,18 @@ fn io_err(ctx: &Ctx, rel: &str, e: rustix::io::Errno) -> DriftError {
 }
 
 fn join(dir: &str, name: &str) -> String {
-    if dir.is_empty() {
-        name.to_owned()
-    } else {
-        let mut s = String::with_capacity(dir.len() + 1 + name.len());
+    let mut s = String::with_capacity(dir.len() + 1 + name.len());
+    join_into(&mut s, dir, name);
+    s
+}
+
+fn join_into(s: &mut String, dir: &str, name: &str) {
+    s.clear();
+    if !dir.is_empty() {
         s.push_str(dir);
         s.push('/');
-        s.push_str(name);
-        s
     }
+    s.push_str(name);
 }
 
 fn kind_of(ft: FileType) -> Kind {
@@ -102,16 +116,25 @@ fn inode(st: &Stat) -> ((u64, u64), u64) {
     ((st.st_dev as u64, st.st_ino as u64), st.st_nlink as u64)
 }
 
-/// Observes one non-directory entry of `dir`.
+fn found(slot: Option<u32>, rel: &str, obs: Observed) -> Found {
+    match slot {
+        Some(s) => Found::Owned(s, obs),
+        None => Found::Unowned(rel.to_owned(), obs),
+    }
+}
+
+/// Observes one non-directory entry of `dir`; `rel` is its path (no allocation per file:
+/// only unowned and multiply-linked paths are copied).
 fn entry(
     ctx: &Ctx,
     dir: BorrowedFd<'_>,
     name: &CStr,
-    rel: String,
+    rel: &str,
     ft: FileType,
-) -> Result<Item, DriftError> {
+) -> Result<Found, DriftError> {
+    let (all, slot) = ctx.own.lookup(rel);
     let need = if ft == FileType::RegularFile {
-        (ctx.need)(&rel)
+        all
     } else {
         Need(0)
     };
@@ -119,23 +142,21 @@ fn entry(
         let flags =
             OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC | OFlags::NOCTTY;
         if let Ok(fd) = rustix::fs::openat(dir, name, flags, Mode::empty()) {
-            let st = rustix::fs::fstat(&fd).map_err(|e| io_err(ctx, &rel, e))?;
+            let st = rustix::fs::fstat(&fd).map_err(|e| io_err(ctx, rel, e))?;
             let mut obs = observed(ctx, &st);
             if obs.kind != Kind::File {
                 // Replaced by something else since the directory was read.
-                return Ok(Item {
-                    rel,
-                    obs,
-                    linked: None,
-                });
+                return Ok(found(slot, rel, obs));
             }
             let (key, nlink) = inode(&st);
             if nlink > 1 {
-                return Ok(Item {
-                    rel,
+                return Ok(Found::Linked(Linked {
+                    key,
+                    rel: rel.to_owned(),
+                    slot,
+                    need,
                     obs,
-                    linked: Some(key),
-                });
+                }));
             }
             match hash_open_file(std::fs::File::from(fd), obs.size, need) {
                 Ok((d, len)) => {
@@ -145,114 +166,144 @@ fn entry(
                 }
                 Err(_) => obs.unreadable = true,
             }
-            return Ok(Item {
-                rel,
-                obs,
-                linked: None,
-            });
+            return Ok(found(slot, rel, obs));
         }
     }
     let st = rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW)
-        .map_err(|e| io_err(ctx, &rel, e))?;
+        .map_err(|e| io_err(ctx, rel, e))?;
     let mut obs = observed(ctx, &st);
     match obs.kind {
         Kind::Symlink => {
             let target =
-                rustix::fs::readlinkat(dir, name, Vec::new()).map_err(|e| io_err(ctx, &rel, e))?;
+                rustix::fs::readlinkat(dir, name, Vec::new()).map_err(|e| io_err(ctx, rel, e))?;
             obs.link = Some(String::from_utf8_lossy(target.as_bytes()).into_owned());
         }
         // The open above failed, or the entry became a file since the directory was read:
         // unreadable, as rpm's `?`.
-        Kind::File if need.0 != 0 || (ctx.need)(&rel).0 != 0 => obs.unreadable = true,
+        Kind::File if all.0 != 0 => obs.unreadable = true,
         _ => {}
     }
-    Ok(Item {
-        rel,
-        obs,
-        linked: None,
-    })
+    Ok(found(slot, rel, obs))
+}
+
+thread_local! {
+    /// The path of the entry being observed, reused: one allocation per thread, not per file.
+    static REL: RefCell<String> = const { RefCell::new(String::new()) };
 }
 
 /// Walks the directory open as `fd` (relative path `rel`, "" for the root).
 fn walk_dir(ctx: &Ctx, fd: OwnedFd, rel: &str) -> Result<(), DriftError> {
     let mut dir = Dir::new(fd).map_err(|e| io_err(ctx, rel, e))?;
-    let mut names: Vec<(std::ffi::CString, FileType)> = Vec::new();
+    // All names of the directory in one buffer (NUL-terminated), not one allocation each.
+    let mut buf: Vec<u8> = Vec::new();
+    let mut names: Vec<(usize, usize, FileType)> = Vec::new();
     for e in dir.by_ref() {
         let e = e.map_err(|e| io_err(ctx, rel, e))?;
         let n = e.file_name();
         if n == c"." || n == c".." {
             continue;
         }
-        names.push((n.to_owned(), e.file_type()));
+        let start = buf.len();
+        buf.extend_from_slice(n.to_bytes_with_nul());
+        names.push((start, buf.len(), e.file_type()));
     }
     let dfd = dir.fd().map_err(|e| io_err(ctx, rel, e))?;
-    for (n, ft) in names.iter_mut().filter(|(_, ft)| *ft == FileType::Unknown) {
+    let name_at =
+        |s: usize, e: usize| CStr::from_bytes_with_nul(&buf[s..e]).expect("one NUL, at the end");
+    for (s, e, ft) in names
+        .iter_mut()
+        .filter(|(_, _, ft)| *ft == FileType::Unknown)
+    {
         // No d_type from this file system: ask, so that directories are still descended.
-        let st = rustix::fs::statat(dfd, n.as_c_str(), AtFlags::SYMLINK_NOFOLLOW)
+        let st = rustix::fs::statat(dfd, name_at(*s, *e), AtFlags::SYMLINK_NOFOLLOW)
             .map_err(|e| io_err(ctx, rel, e))?;
         *ft = FileType::from_raw_mode(st.st_mode as _);
     }
     let (subdirs, rest): (Vec<_>, Vec<_>) = names
         .into_iter()
-        .partition(|(_, ft)| *ft == FileType::Directory);
+        .partition(|(_, _, ft)| *ft == FileType::Directory);
     let (files, dirs) = rayon::join(
         || {
             // Small batches per task: files of one directory share its dentry, and a task
             // per file cost more in scheduling than the four system calls it makes.
             rest.into_par_iter()
                 .with_min_len(16)
-                .map(|(name, ft)| {
-                    let r = join(rel, &String::from_utf8_lossy(name.as_bytes()));
-                    entry(ctx, dfd, &name, r, ft)
+                .map(|(s, e, ft)| {
+                    let name = name_at(s, e);
+                    REL.with(|b| {
+                        let mut b = b.borrow_mut();
+                        join_into(&mut b, rel, &String::from_utf8_lossy(name.to_bytes()));
+                        entry(ctx, dfd, name, &b, ft)
+                    })
                 })
-                .collect::<Result<Vec<Item>, DriftError>>()
+                .collect::<Result<Vec<Found>, DriftError>>()
         },
         || {
-            subdirs.into_par_iter().try_for_each(|(name, _)| {
-                let r = join(rel, &String::from_utf8_lossy(name.as_bytes()));
+            subdirs.into_par_iter().try_for_each(|(s, e, _)| {
+                let name = name_at(s, e);
+                let r = join(rel, &String::from_utf8_lossy(name.to_bytes()));
                 let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-                let sub = rustix::fs::openat(dfd, &*name, flags, Mode::empty())
+                let sub = rustix::fs::openat(dfd, name, flags, Mode::empty())
                     .map_err(|e| io_err(ctx, &r, e))?;
                 let st = rustix::fs::fstat(&sub).map_err(|e| io_err(ctx, &r, e))?;
                 let obs = observed(ctx, &st);
                 walk_dir(ctx, sub, &r)?;
-                ctx.out
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .push(vec![Item {
-                        rel: r,
-                        obs,
-                        linked: None,
-                    }]);
+                match ctx.own.lookup(&r).1 {
+                    Some(slot) => {
+                        let _ = ctx.owned[slot as usize].set(obs);
+                    }
+                    None => ctx
+                        .unowned
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push(vec![(r, obs)]),
+                }
                 Ok::<(), DriftError>(())
             })
         },
     );
     dirs?;
-    let files = files?;
-    ctx.out
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .push(files);
+    let mut unowned = Vec::new();
+    let mut linked = Vec::new();
+    for f in files? {
+        match f {
+            Found::Owned(slot, obs) => {
+                let _ = ctx.owned[slot as usize].set(obs);
+            }
+            Found::Unowned(rel, obs) => unowned.push((rel, obs)),
+            Found::Linked(l) => linked.push(l),
+        }
+    }
+    if !unowned.is_empty() {
+        ctx.unowned
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(unowned);
+    }
+    if !linked.is_empty() {
+        ctx.linked
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend(linked);
+    }
     Ok(())
 }
 
-/// Walks a root directory (never following symlinks) and hashes what `need` asks for.
-pub fn observe_root(
-    root: &Path,
-    need: &(dyn Fn(&str) -> Need + Sync),
-) -> Result<(HashMap<String, Observed>, Stats), DriftError> {
+/// Walks a root directory (never following symlinks) and hashes what the owners need.
+pub fn observe_root(root: &Path, own: &Owners<'_>) -> Result<Observation, DriftError> {
     let names = Names::parse(
         &read_small(root, "etc/passwd"),
         &read_small(root, "etc/group"),
     );
     let ctx = Ctx {
         root,
-        need,
+        own,
         names,
+        owned: (0..own.slots()).map(|_| OnceLock::new()).collect(),
         files: AtomicU64::new(0),
         bytes: AtomicU64::new(0),
-        out: Mutex::new(Vec::new()),
+        unowned: Mutex::new(Vec::new()),
+        linked: Mutex::new(Vec::new()),
     };
     let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
     let fd = rustix::fs::open(root, flags, Mode::empty()).map_err(|e| DriftError::Io {
@@ -261,31 +312,37 @@ pub fn observe_root(
     })?;
     walk_dir(&ctx, fd, "")?;
     let Ctx {
-        files, bytes, out, ..
+        owned,
+        files,
+        bytes,
+        unowned,
+        linked,
+        ..
     } = ctx;
-    let mut items: Vec<Item> = out
+    let mut owned: Vec<Option<Observed>> = owned.into_iter().map(OnceLock::into_inner).collect();
+    let mut unowned: Vec<(String, Observed)> = unowned
         .into_inner()
         .unwrap_or_else(|e| e.into_inner())
         .into_iter()
         .flatten()
         .collect();
+    let linked = linked.into_inner().unwrap_or_else(|e| e.into_inner());
     // Hard links: every link of an inode is known only after the walk; the content is then
     // hashed once, through the lowest path, with every algorithm any of its links needs (an
     // MD5 package's file linked to an unowned one needs MD5, SHA-1 and SHA-256).
-    let mut groups: HashMap<(u64, u64), (Need, Vec<String>)> = HashMap::new();
-    for it in &items {
-        if let Some(key) = it.linked {
-            let g = groups.entry(key).or_default();
-            g.0 .0 |= need(&it.rel).0;
-            g.1.push(it.rel.clone());
+    let mut groups: HashMap<(u64, u64), (Need, &str)> = HashMap::new();
+    for l in &linked {
+        let g = groups.entry(l.key).or_insert((Need(0), l.rel.as_str()));
+        g.0 .0 |= l.need.0;
+        if l.rel.as_str() < g.1 {
+            g.1 = l.rel.as_str();
         }
     }
     let hashed: HashMap<(u64, u64), Option<(Digests, u64)>> = groups
         .par_iter()
-        .map(|(key, (want, links))| {
-            let path = root.join(links.iter().min().expect("one link at least"));
+        .map(|(key, (want, path))| {
             let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
-            let r = rustix::fs::open(&path, flags, Mode::empty())
+            let r = rustix::fs::open(root.join(path), flags, Mode::empty())
                 .map_err(std::io::Error::from)
                 .and_then(|fd| {
                     let f = std::fs::File::from(fd);
@@ -302,17 +359,22 @@ pub fn observe_root(
         files += 1;
         bytes += len;
     }
-    let mut map: HashMap<String, Observed> = HashMap::with_capacity(items.len());
-    for mut it in items.drain(..) {
-        if let Some(key) = it.linked {
-            match hashed.get(&key) {
-                Some(Some((d, _))) => it.obs.digests = d.clone(),
-                _ => it.obs.unreadable = true,
-            }
+    for mut l in linked {
+        match hashed.get(&l.key) {
+            Some(Some((d, _))) => l.obs.digests = d.clone(),
+            _ => l.obs.unreadable = true,
         }
-        map.insert(it.rel, it.obs);
+        match l.slot {
+            Some(s) => owned[s as usize] = Some(l.obs),
+            None => unowned.push((l.rel, l.obs)),
+        }
     }
-    Ok((map, (files, bytes)))
+    Ok(Observation {
+        owned,
+        unowned,
+        files_hashed: files,
+        bytes_hashed: bytes,
+    })
 }
 
 /// A small text file of the root (`etc/passwd`), never through a symlink; empty if absent.
