@@ -604,6 +604,17 @@ fn inputs_that_are_not_attestations() {
         one("extra-field.json"),
         [s(SIG, Status::Error, "malformed-envelope")]
     );
+    // A (sparse) file over the limit is a finding, and is not read.
+    let huge = f.path("huge.jsonl");
+    std::fs::File::create(&huge)
+        .unwrap()
+        .set_len(attestation::MAX_ATTESTATION_FILE + 1)
+        .unwrap();
+    let o = f.check(&[huge]);
+    assert_eq!(
+        summary(&about(&o, "huge.jsonl")),
+        [s(SIG, Status::Error, "too-large")]
+    );
     // A path that does not exist is the caller's error, not a finding.
     let missing = f.path("nope.json");
     match attestation::check(&[missing], &f.facts(), &f.trust(&f.policy_text("")), f.now) {

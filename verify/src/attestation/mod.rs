@@ -146,14 +146,18 @@ fn read(path: &Path) -> Result<Result<Vec<u8>, String>, AttestationError> {
         source,
     };
     let file = std::fs::File::open(path).map_err(err)?;
+    let too_large = || format!("larger than {MAX_ATTESTATION_FILE} bytes; not read");
+    // The size up front spares reading a huge file; `take` still bounds what a file
+    // that grows, or a pipe, can make us read.
+    if file.metadata().map_err(err)?.len() > MAX_ATTESTATION_FILE {
+        return Ok(Err(too_large()));
+    }
     let mut buf = Vec::new();
     file.take(MAX_ATTESTATION_FILE + 1)
         .read_to_end(&mut buf)
         .map_err(err)?;
     if buf.len() as u64 > MAX_ATTESTATION_FILE {
-        return Ok(Err(format!(
-            "larger than {MAX_ATTESTATION_FILE} bytes; not read"
-        )));
+        return Ok(Err(too_large()));
     }
     Ok(Ok(buf))
 }
