@@ -77,6 +77,27 @@ pub enum LoadError {
     DbVanished { image: PathBuf, db: String },
     #[error("cannot make a private copy of the image's RPM database: {0}")]
     TempCopy(#[source] std::io::Error),
+    #[error(
+        "{wal}: {size} bytes of uncommitted changes to the RPM database: rpm would read them, \
+         so the database verified would not be the one rpm sees; checkpoint it (open the \
+         database with sqlite3 and run PRAGMA wal_checkpoint(TRUNCATE)) or remove it, then verify again"
+    )]
+    PendingWal { wal: String, size: u64 },
+}
+
+/// A sqlite database is read immutable (never writing to the image), which ignores its
+/// write-ahead log; rpm, opening it normally, would apply the log. A non-empty log means
+/// two different package sets, so it fails closed.
+fn refuse_pending_wal(db: &Path, shown: &str) -> Result<(), LoadError> {
+    let mut wal = db.as_os_str().to_owned();
+    wal.push("-wal");
+    match std::fs::symlink_metadata(Path::new(&wal)) {
+        Ok(m) if m.len() > 0 || !m.is_file() => Err(LoadError::PendingWal {
+            wal: format!("{shown}-wal"),
+            size: m.len(),
+        }),
+        _ => Ok(()),
+    }
 }
 
 /// Reads the headers (always) and, when `want_inventory`, the decoded packages.
@@ -89,6 +110,7 @@ pub fn load(
     match kind {
         InputKind::Root => {
             let (src, raws) = rpmsig::read_root(path)?;
+            refuse_pending_wal(&src.path, &src.path.display().to_string())?;
             let inventory = if want_inventory {
                 Some(sbom::scan::scan_root(path).map_err(scan)?)
             } else {
@@ -110,6 +132,7 @@ pub fn load(
         }
         InputKind::DbFile => {
             let (src, raws) = rpmsig::read_db_file(path)?;
+            refuse_pending_wal(&src.path, &src.path.display().to_string())?;
             let inventory = if want_inventory {
                 Some(sbom::scan::scan_db(path, None).map_err(scan)?)
             } else {
@@ -167,6 +190,23 @@ fn load_container(path: &Path, opts: &ContainerOptions) -> Result<Loaded, LoadEr
             })
         }
     };
+    let wal = format!("{db_path}-wal");
+    match image.read_file(&wal, opts.limits.max_entry) {
+        Ok(Some((_, b))) if !b.is_empty() => {
+            return Err(LoadError::PendingWal {
+                wal: format!("/{wal}"),
+                size: b.len() as u64,
+            })
+        }
+        Ok(_) => {}
+        Err(source) => {
+            return Err(LoadError::Image {
+                image: path.to_path_buf(),
+                what: format!("/{wal}"),
+                source: Box::new(source),
+            })
+        }
+    }
     let tmp = tempfile::Builder::new()
         .prefix("verify-rpmdb-")
         .tempdir()

@@ -347,3 +347,61 @@ fn a_bare_mariner_database_verifies_against_the_microsoft_key() {
         .iter()
         .all(|(c, _, k)| c == "rpm.signature" && k == "unknown-key"));
 }
+
+#[test]
+fn uncommitted_changes_in_a_sqlite_wal_fail_closed() {
+    // A real write-ahead log that deletes a package: rpm (opening the database normally)
+    // would see one package fewer than an immutable read of the main file.
+    let tmp = tempfile::tempdir().unwrap();
+    let work = tmp.path().join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    std::fs::copy(
+        common::sample_dir().join("rootfs/usr/lib/sysimage/rpm/rpmdb.sqlite"),
+        work.join("rpmdb.sqlite"),
+    )
+    .unwrap();
+    let conn = rusqlite::Connection::open(work.join("rpmdb.sqlite")).unwrap();
+    conn.pragma_update(None, "journal_mode", "WAL").unwrap();
+    conn.pragma_update(None, "wal_autocheckpoint", 0).unwrap();
+    // rpm's index tables reference Packages; only the package row matters here.
+    conn.pragma_update(None, "foreign_keys", "OFF").unwrap();
+    let deleted = conn
+        .execute(
+            "DELETE FROM Packages WHERE hnum = (SELECT MAX(hnum) FROM Packages)",
+            [],
+        )
+        .unwrap();
+    assert_eq!(deleted, 1);
+    // Copy the pair while the connection holds the log open (closing would checkpoint it).
+    let root = tmp.path().join("rootfs");
+    let db_dir = root.join("usr/lib/sysimage/rpm");
+    std::fs::create_dir_all(&db_dir).unwrap();
+    for f in ["rpmdb.sqlite", "rpmdb.sqlite-wal"] {
+        std::fs::copy(work.join(f), db_dir.join(f)).unwrap();
+    }
+    drop(conn);
+    assert!(
+        std::fs::metadata(db_dir.join("rpmdb.sqlite-wal"))
+            .unwrap()
+            .len()
+            > 0
+    );
+    for input in [root.clone(), db_dir.join("rpmdb.sqlite")] {
+        let out = run(&input, &["--json", "--no-verify-files"]);
+        assert_eq!(out.status.code(), Some(1));
+        let v = json(&out);
+        assert_eq!(v["trusted"], false);
+        let f = &v["findings"][0];
+        assert_eq!(f["check"], "rpm.database");
+        assert_eq!(f["status"], "error");
+        let reason = f["reason"].as_str().unwrap();
+        assert!(
+            reason.contains("rpmdb.sqlite-wal") && reason.contains("uncommitted changes"),
+            "{reason}"
+        );
+    }
+    // Checkpointed (an empty log), the same database is read.
+    std::fs::write(db_dir.join("rpmdb.sqlite-wal"), b"").unwrap();
+    let out = run(&root, &["--json", "--no-verify-files"]);
+    assert_eq!(json(&out)["findings"][0]["status"], "pass");
+}
