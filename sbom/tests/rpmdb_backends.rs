@@ -400,3 +400,27 @@ fn missing_database_is_an_io_error_naming_the_file() {
         }
     }
 }
+
+#[test]
+fn a_sqlite_database_with_pending_wal_changes_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("rpmdb.sqlite");
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../testdata/sample/rootfs/usr/lib/sysimage/rpm/rpmdb.sqlite"),
+        &db,
+    )
+    .unwrap();
+    assert_eq!(rpmdb::read_headers(&db, DbFormat::Sqlite).unwrap().len(), 9);
+    // Not even a valid log: what matters is that rpm would try to apply it.
+    std::fs::write(dir.path().join("rpmdb.sqlite-wal"), b"x").unwrap();
+    let e = rpmdb::read_headers(&db, DbFormat::Sqlite).unwrap_err();
+    assert!(matches!(e, DbError::Sqlite { .. }), "{e:?}");
+    assert!(
+        e.to_string().contains("rpmdb.sqlite-wal holds 1 bytes"),
+        "{e}"
+    );
+    // Checkpointed (empty), the database reads again.
+    std::fs::write(dir.path().join("rpmdb.sqlite-wal"), b"").unwrap();
+    assert_eq!(rpmdb::read_headers(&db, DbFormat::Sqlite).unwrap().len(), 9);
+}

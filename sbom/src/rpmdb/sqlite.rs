@@ -21,6 +21,21 @@ pub fn read_blobs(path: &Path) -> Result<Vec<RawHeader>, DbError> {
         path: path.to_path_buf(),
         source,
     })?;
+    // `immutable=1` ignores the write-ahead log; rpm, opening the database normally, would
+    // apply it. A non-empty log means rpm sees other packages than we would: refuse.
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    if let Ok(m) = std::fs::symlink_metadata(Path::new(&wal)) {
+        if m.len() > 0 || !m.is_file() {
+            return Err(err(format!(
+                "{}-wal holds {} bytes of uncommitted changes to the RPM database: rpm would \
+                 read them, an immutable read would not; checkpoint it (sqlite3 DB \
+                 'PRAGMA wal_checkpoint(TRUNCATE)') or remove it, then read again",
+                path.display(),
+                m.len()
+            )));
+        }
+    }
     let uri = sqlite_uri(path);
     let conn = Connection::open_with_flags(
         &uri,
