@@ -297,6 +297,82 @@ fn hostile_zstd_layers_are_refused() {
     );
 }
 
+/// A layer of (path, type, content or link target) entries, in this order.
+fn raw_layer(entries: &[(&str, tar::EntryType, &str)]) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    for (p, t, data) in entries {
+        let mut h = tar::Header::new_gnu();
+        h.set_mode(0o755);
+        h.set_mtime(0);
+        h.set_entry_type(*t);
+        match *t {
+            tar::EntryType::Symlink => {
+                h.set_size(0);
+                b.append_link(&mut h, p, data).unwrap();
+            }
+            _ => {
+                h.set_size(data.len() as u64);
+                b.append_data(&mut h, p, data.as_bytes()).unwrap();
+            }
+        }
+    }
+    b.into_inner().unwrap()
+}
+
+#[test]
+fn entries_resolve_through_what_the_same_layer_just_changed() {
+    use tar::EntryType::{Directory as D, Regular as F, Symlink as L};
+    // `a` is a directory, then a symlink to `b` (its old children go with it), then a
+    // path through it lands in `b`; `c/d` turns into a file under a directory written
+    // after its children; a later sibling in a directory must not reuse a stale parent.
+    let layer = raw_layer(&[
+        ("a/", D, ""),
+        ("a/x", F, "x"),
+        ("a", L, "b"),
+        ("a/y", F, "y"),
+        ("c/d/e", F, "e"),
+        ("c/d", F, "now a file"),
+        ("c/f", F, "f"),
+        ("c/", D, ""),
+        ("c/g", F, "g"),
+    ]);
+    let dir = one_image(&[(GZIP, gzip(&layer))]);
+    let img = Image::open(dir.path(), None, Limits::default()).unwrap();
+    let kinds: Vec<(String, String)> = img
+        .tree
+        .nodes
+        .iter()
+        .map(|(p, n)| (p.clone(), format!("{:?}", n.kind)))
+        .collect();
+    let want: Vec<(String, String)> = [
+        ("a", "Symlink"),
+        ("b", "Dir"),
+        ("b/y", "File"),
+        ("c", "Dir"),
+        ("c/d", "File"),
+        ("c/f", "File"),
+        ("c/g", "File"),
+    ]
+    .iter()
+    .map(|(p, k)| (p.to_string(), k.to_string()))
+    .collect();
+    assert_eq!(kinds, want);
+    assert_eq!(
+        img.read_file("a/y", 10).unwrap().unwrap(),
+        ("b/y".into(), b"y".to_vec())
+    );
+    assert_eq!(img.read_file("c/d", 20).unwrap().unwrap().1, b"now a file");
+
+    // A file where a directory should be: entries below it are refused.
+    let layer = raw_layer(&[("p", F, "file"), ("p/q", F, "below a file")]);
+    let dir = one_image(&[(GZIP, gzip(&layer))]);
+    let e = Image::open(dir.path(), None, Limits::default()).unwrap_err();
+    assert!(
+        matches!(&e, ImageError::Hostile { reason, .. } if reason.contains("not a directory")),
+        "{e}"
+    );
+}
+
 fn sbom(args: &[&str], image: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_sbom"))
         .args(args)

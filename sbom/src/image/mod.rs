@@ -356,9 +356,17 @@ fn hostile(what: &str, index: u32, path: &str, reason: String) -> ImageError {
 struct Applier {
     layer: u32,
     what: String,
-    /// Tar streams list a directory's entries together: the last parent resolved, as
-    /// (raw, real). Dropped when an entry could change how it resolves.
-    last: Option<(String, String)>,
+    /// Tar streams list a directory's entries together: the last parent resolved. Dropped
+    /// when an entry could change how it resolves.
+    last: Option<Parent>,
+}
+
+struct Parent {
+    raw: String,
+    real: String,
+    /// `real` is known to be a directory of the tree (so are its ancestors): its next
+    /// children need no lookup of it.
+    exists: bool,
 }
 
 impl Applier {
@@ -371,8 +379,8 @@ impl Applier {
     }
 
     /// Forgets the cached parent when `path` is it or one of its ancestors.
-    fn touch(last: &mut Option<(String, String)>, path: &str) {
-        if let Some((_, real)) = last {
+    fn touch(last: &mut Option<Parent>, path: &str) {
+        if let Some(Parent { real, .. }) = last {
             let under = real
                 .strip_prefix(path)
                 .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'));
@@ -394,13 +402,17 @@ impl Applier {
             return Ok(());
         }
         let (dir, base) = tree::split_parent(&e.path);
-        if !matches!(&self.last, Some((raw, _)) if raw == dir) {
+        if !matches!(&self.last, Some(p) if p.raw == dir) {
             let real = tree
                 .resolve(dir, true)
                 .map_err(|r| hostile(&self.what, e.index, &e.path, r.to_string()))?;
-            self.last = Some((dir.to_owned(), real));
+            self.last = Some(Parent {
+                raw: dir.to_owned(),
+                real,
+                exists: false,
+            });
         }
-        let parent = &self.last.as_ref().expect("resolved above").1;
+        let parent = &self.last.as_ref().expect("resolved above").real;
         let joined = if parent == dir {
             None
         } else if parent.is_empty() {
@@ -460,8 +472,13 @@ impl Applier {
                 // A new child of the cached parent cannot change how the parent resolves;
                 // an entry at the parent or above it can (a symlink over a directory).
                 Self::touch(&mut self.last, &path);
-                tree.ensure_parents(&path, layer)
-                    .map_err(|r| fail(&path, r.to_string()))?;
+                if !self.last.as_ref().is_some_and(|p| p.exists) {
+                    tree.ensure_parents(&path, layer)
+                        .map_err(|r| fail(&path, r.to_string()))?;
+                    if let Some(p) = self.last.as_mut() {
+                        p.exists = true;
+                    }
+                }
                 tree.insert_with_parents(path, node);
             }
         }
