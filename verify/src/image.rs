@@ -260,29 +260,36 @@ fn attestations(
     image: &Subject,
     findings: &mut Vec<Finding>,
 ) -> Result<BTreeMap<String, String>, ImageError> {
-    // The directory digest hashes every file: computed only for directories, and only here.
-    let rootfs_digest = match kind {
-        InputKind::Root => match attest::rootfs::digest(req.input) {
-            Ok(d) => Some(d.sha256),
-            Err(e) => {
-                findings.push(Finding::new(
-                    attestation::CHECK_SUBJECT,
-                    image.clone(),
-                    Status::Error,
-                    "rootfs-unreadable",
-                    format!("cannot compute the root-filesystem digest: {e}"),
-                ));
-                None
-            }
-        },
-        _ => None,
+    // The directory digest hashes every file: computed only for a directory, and only
+    // when a statement about the image asks for it.
+    let failed = std::sync::Mutex::new(None);
+    let rootfs = || match attest::rootfs::digest(req.input) {
+        Ok(d) => Some(d.sha256),
+        Err(e) => {
+            *failed.lock().unwrap_or_else(|p| p.into_inner()) = Some(e.to_string());
+            None
+        }
     };
     let facts = ImageFacts {
         inventory: inv,
-        rootfs_digest,
+        rootfs_digest: None,
         manifest_digest: inv.source.manifest_digest.clone(),
     };
-    let outcome = attestation::check(req.attestations, &facts, trust, req.now_unix)?;
+    let lazy: Option<&attestation::RootfsFn> = match kind {
+        InputKind::Root => Some(&rootfs),
+        _ => None,
+    };
+    let outcome = attestation::check_lazy(req.attestations, &facts, lazy, trust, req.now_unix)?;
+    let failed = failed.lock().unwrap_or_else(|p| p.into_inner()).take();
+    if let Some(e) = failed {
+        findings.push(Finding::new(
+            attestation::CHECK_SUBJECT,
+            image.clone(),
+            Status::Error,
+            "rootfs-unreadable",
+            format!("cannot compute the root-filesystem digest: {e}"),
+        ));
+    }
     findings.extend(outcome.findings);
     Ok(outcome.attested_overlays)
 }

@@ -310,6 +310,41 @@ fn max_age_from_the_policy_and_the_time_of_the_check() {
 }
 
 #[test]
+fn package_provenance_is_dated_by_build_time_and_not_held_to_max_age() {
+    let f = Fixture::new();
+    let lines: Vec<String> = f
+        .package_statements()
+        .iter()
+        .map(|st| f.envelope(st, &f.prov))
+        .collect();
+    let file = f.write("pkgs.intoto.jsonl", lines.join("\n") + "\n");
+    // The sample's packages were built on 2025-01-01; max_age = 30m would refuse an image
+    // statement that old, but a package's BUILDTIME says when it was built, not attested.
+    let strict = f.trust(&f.policy_text("").replace("1000w", "30m"));
+    let o = f.check_with(std::slice::from_ref(&file), &strict, f.now);
+    for n in 1..=7 {
+        let fs = about(&o, &format!("pkgs.intoto.jsonl:{n}"));
+        let age: Vec<_> = fs.iter().filter(|f| f.check == AGE).collect();
+        assert_eq!(age.len(), 1, "line {n}");
+        assert_eq!(age[0].status, Status::Pass, "line {n}: {}", age[0].reason);
+        assert!(
+            age[0].reason.contains("not limited by max_age"),
+            "{}",
+            age[0].reason
+        );
+    }
+    // A build time in the future still fails.
+    let future = resign(&lines[0], &f.prov, |v| {
+        v["predicate"]["runDetails"]["metadata"]["finishedOn"] = json!("2999-01-01T00:00:00Z")
+    });
+    let file = f.write("future.intoto.jsonl", future + "\n");
+    let o = f.check_with(&[file], &strict, f.now);
+    // One line is read as a single envelope, named by the file.
+    let got = summary(&about(&o, "future.intoto.jsonl"));
+    assert!(got.contains(&s(AGE, Status::Fail, "future")), "{got:?}");
+}
+
+#[test]
 fn wrong_key_and_wrong_role() {
     let f = Fixture::new();
     let st = f.image_statement();

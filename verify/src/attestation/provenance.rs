@@ -261,7 +261,7 @@ pub(crate) fn check_age(
     claimed: Option<&str>,
     what: &str,
     authenticated: &[i64],
-    trust: &Trust,
+    max_age_secs: i64,
     now: i64,
 ) -> Result<String, Problem> {
     let (t, source) = match claimed {
@@ -288,13 +288,13 @@ pub(crate) fn check_age(
         },
     };
     let age = now.saturating_sub(t);
-    if age > trust.max_age_secs {
+    if age > max_age_secs {
         return Err((
             "too-old",
             format!(
                 "{source} is {} old, more than attestations.max_age ({})",
                 human(age),
-                human(trust.max_age_secs)
+                human(max_age_secs)
             ),
         ));
     }
@@ -304,10 +304,16 @@ pub(crate) fn check_age(
             format!("{source} is {} in the future", human(-age)),
         ));
     }
+    if max_age_secs == i64::MAX {
+        return Ok(format!(
+            "{source}: {} old; package build times are not limited by max_age",
+            human(age.max(0))
+        ));
+    }
     Ok(format!(
         "{source}: {} old, within {}",
         human(age.max(0)),
-        human(trust.max_age_secs)
+        human(max_age_secs)
     ))
 }
 

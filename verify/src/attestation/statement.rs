@@ -175,7 +175,10 @@ pub(crate) fn satisfies(actual: &str, required: &str) -> bool {
 /// The image as attestations see it: its digests and its packages by `<nevra>.rpm`.
 pub(crate) struct ImageView<'a> {
     pub(crate) facts: &'a ImageFacts<'a>,
-    rootfs: Option<String>,
+    /// Computed on first use: the directory digest hashes every file of the image, and
+    /// only image statements about a directory need it.
+    rootfs: std::sync::OnceLock<Option<String>>,
+    rootfs_fn: Option<&'a super::RootfsFn<'a>>,
     manifest: Option<String>,
     /// `<nevra>.rpm` -> indexes into the inventory's packages.
     by_rpm_name: HashMap<String, Vec<usize>>,
@@ -195,7 +198,10 @@ pub(crate) fn header_digest(p: &sbom::package::Package) -> Option<String> {
 }
 
 impl<'a> ImageView<'a> {
-    pub(crate) fn new(facts: &'a ImageFacts<'a>) -> Self {
+    pub(crate) fn new(
+        facts: &'a ImageFacts<'a>,
+        rootfs_fn: Option<&'a super::RootfsFn<'a>>,
+    ) -> Self {
         let mut by_rpm_name: HashMap<String, Vec<usize>> = HashMap::new();
         let mut headers = Vec::with_capacity(facts.inventory.packages.len());
         for (i, p) in facts.inventory.packages.iter().enumerate() {
@@ -207,7 +213,8 @@ impl<'a> ImageView<'a> {
         }
         Self {
             facts,
-            rootfs: facts.rootfs_digest.as_deref().map(str::to_ascii_lowercase),
+            rootfs: std::sync::OnceLock::new(),
+            rootfs_fn,
             manifest: facts
                 .manifest_digest
                 .as_deref()
@@ -216,6 +223,19 @@ impl<'a> ImageView<'a> {
             by_rpm_name,
             headers,
         }
+    }
+
+    /// The root-filesystem digest (lower-case hex), when the image is a directory.
+    pub(crate) fn rootfs(&self) -> Option<&str> {
+        self.rootfs
+            .get_or_init(|| {
+                self.facts
+                    .rootfs_digest
+                    .clone()
+                    .or_else(|| self.rootfs_fn.and_then(|f| f()))
+                    .map(|d| d.to_ascii_lowercase())
+            })
+            .as_deref()
     }
 
     /// The installed packages (index, header digest) named `<nevra>.rpm`.
@@ -278,7 +298,7 @@ pub(crate) fn check_image(head: &Head, img: &ImageView) -> SubjectResult {
         let mut compared = 0;
         let mut mismatch = None;
         let pairs = [
-            (attest::rootfs::DIGEST_KEY, img.rootfs.as_deref()),
+            (attest::rootfs::DIGEST_KEY, img.rootfs()),
             ("sha256", img.manifest.as_deref()),
         ];
         for (key, ours) in pairs {
@@ -317,8 +337,7 @@ pub(crate) fn check_image(head: &Head, img: &ImageView) -> SubjectResult {
     }
     debug_assert!(!compared_any);
     let have: Vec<&str> = [
-        img.rootfs
-            .as_ref()
+        img.rootfs()
             .map(|_| "rootfsSha256 (root filesystem digest)"),
         img.manifest
             .as_ref()
