@@ -469,8 +469,10 @@ impl Applier {
                     }),
                     layer,
                 };
-                // A new child of the cached parent cannot change how the parent resolves;
-                // an entry at the parent or above it can (a symlink over a directory).
+                // A new child of the cached parent cannot change how the parent resolves or
+                // whether it exists; an entry at the parent or above it could (a symlink over
+                // a directory). Such an entry has another parent, so the cache already moved
+                // on; forgetting it here as well keeps that true if the caching changes.
                 Self::touch(&mut self.last, &path);
                 if !self.last.as_ref().is_some_and(|p| p.exists) {
                     tree.ensure_parents(&path, layer)
