@@ -69,10 +69,11 @@ rpm_va() { # root -> best wall seconds of 3 runs of rpm -Va
 
 for root in "$b3000" "$sized"; do
   echo "== drift check, $root (load $(load))"
-  rm -rf "$crit/limit" "$crit/drift"
+  rm -rf "$crit/limit" "$crit/limit_after" "$crit/drift"
   CRITERION_HOME="$crit" SBOM_BENCH_IMAGE="$(realpath "$root")" cargo bench -q -p sbom --bench drift -- 'limit|drift' 2>&1 \
     | grep -E '^bench image|time:|thrpt:|^[a-z_]+/' || true
-  limit=$(estimate limit/sha256_2_threads)
+  # The better of the limit measured before and after the drift check (the load moves it).
+  limit=$(python3 -c "print(min($(estimate limit/sha256_2_threads), $(estimate limit_after/sha256_2_threads)))")
   drift=$(estimate drift/check_root)
   bytes=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['throughput']['Bytes'])" \
     "$crit/drift/check_root/new/benchmark.json")
@@ -83,7 +84,7 @@ import sys
 limit, drift, nbytes, va = float(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
 sha = 2 * 64 * 2**20 / limit
 rate = nbytes / drift
-print(f"sha256 limit (2 threads, in memory): {sha/1e6:.0f} MB/s")
+print(f"sha256 limit (2 threads, in memory, better of before/after): {sha/1e6:.0f} MB/s")
 print(f"drift check: {drift:.2f} s, {nbytes/1e6:.1f} MB hashed, {rate/1e6:.0f} MB/s = {100*rate/sha:.0f}% of the limit")
 print(f"rpm -Va (best of 3): {va:.2f} s; drift check is {va/drift:.1f}x faster")
 EOF

@@ -1,7 +1,8 @@
 //! Drift and image benchmarks (criterion) on a factory bench image, with the machine's
 //! SHA-256 limit measured in the same run:
-//! - `limit/sha256_2_threads`: two threads hashing in-memory buffers (sha2 picks SHA-NI at
-//!   run time when the CPU has it): the most a drift check could hash per second here;
+//! - `limit/sha256_2_threads` (and `limit_after/...`, once more after the drift check): two
+//!   threads hashing in-memory buffers (sha2 picks SHA-NI at run time when the CPU has it):
+//!   the most a drift check could hash per second here;
 //! - `drift/check_root`: the full drift check of `rootfs/`; its throughput is over the bytes
 //!   it hashes (files and bytes are printed first);
 //! - `image/scan_oci` and `image/check_image`: the SBOM scan (open + database + decode) of
@@ -51,19 +52,24 @@ fn bench(c: &mut Criterion) {
     let wanted = |group: &str| filter.as_deref().is_none_or(|f| f.contains(group));
 
     if wanted("limit") {
-        bench_limit(c);
+        bench_limit(c, "limit");
     }
     if wanted("drift") {
         bench_drift(c, &dir);
+    }
+    // Measured again after the drift check: on a shared machine the limit moves with the
+    // load, and the script takes the better of the two.
+    if wanted("limit") {
+        bench_limit(c, "limit_after");
     }
     if wanted("image") {
         bench_image(c, &dir);
     }
 }
 
-fn bench_limit(c: &mut Criterion) {
+fn bench_limit(c: &mut Criterion, group: &str) {
     let buf = vec![0x5au8; 1 << 20];
-    let mut g = c.benchmark_group("limit");
+    let mut g = c.benchmark_group(group);
     g.throughput(Throughput::Bytes((2 * PER_THREAD * buf.len()) as u64));
     g.sample_size(20);
     g.bench_function("sha256_2_threads", |b| b.iter(|| sha256_two_threads(&buf)));
