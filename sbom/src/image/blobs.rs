@@ -11,7 +11,7 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{self, Read, Seek, SeekFrom};
+use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest as _, Sha256, Sha512};
@@ -79,68 +79,6 @@ impl Hasher {
             Hasher::Sha256(h) => hex::encode(h.finalize()),
             Hasher::Sha512(h) => hex::encode(h.finalize()),
         }
-    }
-}
-
-/// Hashes everything read through it; [`Verify::check`] compares with the expected digest
-/// (and size, when the descriptor gave one) once the stream has been drained.
-pub struct Verify<R> {
-    inner: R,
-    hasher: Hasher,
-    pub count: u64,
-}
-
-impl<R: Read> Verify<R> {
-    pub fn new(inner: R, digest: &Digest) -> Self {
-        Verify {
-            inner,
-            hasher: digest.hasher(),
-            count: 0,
-        }
-    }
-
-    /// Reads the rest of the stream, then compares digest and size.
-    pub fn finish(
-        mut self,
-        blob: &str,
-        expected: &Digest,
-        size: Option<u64>,
-    ) -> Result<(), ImageError> {
-        let mut buf = vec![0u8; 1 << 16];
-        loop {
-            match self.read(&mut buf) {
-                Ok(0) => break,
-                Ok(_) => {}
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(source) => {
-                    return Err(ImageError::Io {
-                        what: blob.to_owned(),
-                        source,
-                    })
-                }
-            }
-        }
-        let got = self.hasher.finish_hex();
-        if got != expected.hex || size.is_some_and(|s| s != self.count) {
-            return Err(ImageError::DigestMismatch {
-                blob: blob.to_owned(),
-                expected: format!(
-                    "{expected} ({} bytes)",
-                    size.map_or("?".into(), |s| s.to_string())
-                ),
-                actual: format!("{}:{got} ({} bytes)", expected.algo, self.count),
-            });
-        }
-        Ok(())
-    }
-}
-
-impl<R: Read> Read for Verify<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.hasher.update(&buf[..n]);
-        self.count += n as u64;
-        Ok(n)
     }
 }
 
