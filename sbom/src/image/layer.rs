@@ -666,7 +666,52 @@ impl<R: Read> Read for Counted<'_, R> {
 
 #[cfg(test)]
 mod tests {
-    use super::normalize;
+    use super::*;
+
+    /// A feed of these chunks, as the producer would send them, then an optional error.
+    fn feed(chunks: &[&[u8]], err: Option<&str>) -> Feed {
+        let (tx, rx) = sync_channel(chunks.len() + 1);
+        // Recycled buffers go nowhere: the feed ignores a closed return channel.
+        let (free, _) = sync_channel(1);
+        for c in chunks {
+            tx.send(Ok(c.to_vec())).unwrap();
+        }
+        if let Some(e) = err {
+            tx.send(Err(io::Error::other(e.to_owned()))).unwrap();
+        }
+        Feed {
+            rx,
+            free,
+            cur: Vec::new(),
+            pos: 0,
+            at: 0,
+            end: false,
+        }
+    }
+
+    #[test]
+    fn the_feed_reads_across_chunks_and_only_skips_forward() {
+        let mut f = feed(&[b"abc", b"", b"defg"], None);
+        let mut two = [0u8; 2];
+        f.read_exact(&mut two).unwrap();
+        assert_eq!(&two, b"ab");
+        assert_eq!(f.seek(SeekFrom::Current(3)).unwrap(), 5);
+        let mut rest = Vec::new();
+        f.read_to_end(&mut rest).unwrap();
+        assert_eq!(rest, b"fg");
+        assert!(f.seek(SeekFrom::Current(-1)).is_err());
+        assert!(f.seek(SeekFrom::Start(0)).is_err());
+        // Skipping past the end is an error, never a silent stop.
+        let mut f = feed(&[b"abc"], None);
+        let e = f.seek(SeekFrom::Current(4)).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::UnexpectedEof);
+        // The producer's error reaches the reader.
+        let mut f = feed(&[b"ab"], Some("corrupt deflate stream"));
+        let mut v = Vec::new();
+        let e = f.read_to_end(&mut v).unwrap_err();
+        assert!(e.to_string().contains("corrupt deflate"), "{e}");
+        assert_eq!(v, b"ab");
+    }
 
     #[test]
     fn paths_normalize_or_are_refused() {
