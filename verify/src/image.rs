@@ -170,7 +170,7 @@ pub fn verify_image(req: &ImageRequest, progress: &dyn Progress) -> Result<Repor
             return Ok(Report::new(image, None, policy_name, keys, 0, vec![f]));
         }
     };
-    let mut findings = vec![Finding::new(
+    let findings = vec![Finding::new(
         "rpm.database",
         image_subject.clone(),
         Status::Pass,
@@ -181,8 +181,67 @@ pub fn verify_image(req: &ImageRequest, progress: &dyn Progress) -> Result<Repor
             loaded.raws.len()
         ),
     )];
+    // The layout and its links need nothing from the image: verified on their own thread
+    // while the headers, attestations and files (rayon) are checked.
+    let (layout_findings, (checked, packages)) = std::thread::scope(|scope| {
+        let layout = req.layout.as_ref().map(|l| {
+            let layout_keys = &layout_keys;
+            scope.spawn(move || {
+                intoto::verify_layout(&LayoutRequest {
+                    layout: l.layout,
+                    layout_keys,
+                    links_dir: l.links,
+                    now_unix: req.now_unix,
+                    allow_inspections: l.allow_inspections,
+                    inspection_base: None,
+                })
+            })
+        });
+        let rest = image_checks(
+            req,
+            kind,
+            &loaded,
+            &ring,
+            trust.as_ref(),
+            &image_subject,
+            progress,
+            findings,
+        );
+        let layout = layout.map(|h| {
+            h.join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        });
+        (layout, rest)
+    });
+    let mut findings = checked?;
+    if let Some(l) = layout_findings {
+        findings.extend(l?);
+    }
+    Ok(Report::new(
+        image,
+        Some(loaded.db_display),
+        policy_name,
+        keys,
+        packages,
+        findings,
+    ))
+}
+
+/// Headers, attestations and files, in that order (files need the attested overlays).
+/// Returns the findings and the number of packages checked.
+#[allow(clippy::too_many_arguments)]
+fn image_checks(
+    req: &ImageRequest,
+    kind: InputKind,
+    loaded: &input::Loaded,
+    ring: &Keyring,
+    trust: Option<&Trust>,
+    image_subject: &Subject,
+    progress: &dyn Progress,
+    mut findings: Vec<Finding>,
+) -> (Result<Vec<Finding>, ImageError>, usize) {
     progress.start(loaded.raws.len());
-    let verdicts = rpmsig::verify_headers(&loaded.raws, &ring, &|| progress.tick());
+    let verdicts = rpmsig::verify_headers(&loaded.raws, ring, &|| progress.tick());
     progress.finish();
     let packages = verdicts.iter().filter(|v| !v.is_key).count();
     for v in &verdicts {
@@ -191,24 +250,14 @@ pub fn verify_image(req: &ImageRequest, progress: &dyn Progress) -> Result<Repor
         }
     }
     let mut attested_overlays = BTreeMap::new();
-    if let Some(trust) = &trust {
+    if let Some(trust) = trust {
         match &loaded.inventory {
-            Some(inv) => {
-                attested_overlays =
-                    attestations(req, kind, inv, trust, &image_subject, &mut findings)?;
-            }
-            None => findings.push(not_read(attestation::CHECK_SUBJECT, &image_subject)),
+            Some(inv) => match attestations(req, kind, inv, trust, image_subject, &mut findings) {
+                Ok(o) => attested_overlays = o,
+                Err(e) => return (Err(e), packages),
+            },
+            None => findings.push(not_read(attestation::CHECK_SUBJECT, image_subject)),
         }
-    }
-    if let Some(l) = &req.layout {
-        findings.extend(intoto::verify_layout(&LayoutRequest {
-            layout: l.layout,
-            layout_keys: &layout_keys,
-            links_dir: l.links,
-            now_unix: req.now_unix,
-            allow_inspections: l.allow_inspections,
-            inspection_base: None,
-        })?);
     }
     if req.verify_files {
         match &loaded.inventory {
@@ -222,21 +271,14 @@ pub fn verify_image(req: &ImageRequest, progress: &dyn Progress) -> Result<Repor
                     files,
                     req.policy,
                     &attested_overlays,
-                    &image_subject,
+                    image_subject,
                     &mut findings,
                 );
             }
-            None => findings.push(not_read(drift_check::CHECK_FILES, &image_subject)),
+            None => findings.push(not_read(drift_check::CHECK_FILES, image_subject)),
         }
     }
-    Ok(Report::new(
-        image,
-        Some(loaded.db_display),
-        policy_name,
-        keys,
-        packages,
-        findings,
-    ))
+    (Ok(findings), packages)
 }
 
 /// `input::load` reads the packages whenever files or attestations are to be checked;
