@@ -76,12 +76,11 @@ allowed_builders = ["https://example.invalid/bench"]
 added = ["/etc/os-release", "/usr/lib/os-release", "/var/lib/rpm"]
 EOF
 
-run_verify() {
-  "$BIN/verify" image "$IMG/rootfs" --policy "$W/policy.toml" \
-    --attestation "$W/provenance.sigstore.json" --attestation "$W/packages.intoto.jsonl" \
-    --attestation "$W/sbom.sigstore.json" --layout "$W/root.layout" --links "$W/links" \
-    --json -o "$W/report.json" "$@"
-}
+# An array, not a function: /usr/bin/time runs programs, not shell functions.
+VERIFY=("$BIN/verify" image "$IMG/rootfs" --policy "$W/policy.toml"
+  --attestation "$W/provenance.sigstore.json" --attestation "$W/packages.intoto.jsonl"
+  --attestation "$W/sbom.sigstore.json" --layout "$W/root.layout" --links "$W/links"
+  --json -o "$W/report.json")
 time_it() { # label, command...
   local label=$1; shift
   local best=""
@@ -94,10 +93,10 @@ time_it() { # label, command...
 }
 echo "== load: $(uptime | sed 's/.*load average: //')"
 echo "== $(sqlite3 "$IMG/rootfs/usr/lib/sysimage/rpm/rpmdb.sqlite" 'select count(*) from Packages' 2>/dev/null || echo '?') headers, $(wc -l <"$W/packages.intoto.jsonl") package statements"
-time_it "verify image: whole chain (headers+files+attest+layout)" run_verify
+time_it "verify image: whole chain (headers+files+attest+layout)" "${VERIFY[@]}"
 jq -r '"   trusted=\(.trusted) pass=\(.counts.pass) fail=\(.counts.fail) error=\(.counts.error)"' "$W/report.json" 2>/dev/null ||
   python3 -c 'import json,sys;r=json.load(open(sys.argv[1]));print("   trusted=%s counts=%s"%(r["trusted"],r["counts"]))' "$W/report.json"
-time_it "verify image: without files (--no-verify-files)" run_verify --no-verify-files
+time_it "verify image: without files (--no-verify-files)" "${VERIFY[@]}" --no-verify-files
 if command -v in-toto-verify >/dev/null; then
   time_it "in-toto-verify (layout + links only)" \
     in-toto-verify --layout "$W/root.layout" --verification-keys "$W/keys/owner.key.pub" --link-dir "$W/links"
