@@ -130,8 +130,9 @@ pub fn verify_image(req: &ImageRequest, progress: &dyn Progress) -> Result<Repor
         return Err(ImageError::NoFilesForDb(req.input.to_path_buf()));
     }
     let (ring, keys) = load_keyring(req)?;
-    // Every input of the caller's is read before the image, so that a bad key or a missing
-    // attestation file is a usage error (exit 2), never half a report.
+    // Keys and trust material are loaded before the image is read. Every problem with the
+    // caller's inputs (these, a missing attestation file or layout, found later) is a usage
+    // error (exit 2) and produces no report, never half a report.
     let check_attestations =
         !req.attestations.is_empty() || !req.policy.attestations.required_predicates.is_empty();
     let trust = if check_attestations {
