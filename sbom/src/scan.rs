@@ -47,6 +47,16 @@ pub enum ScanError {
 
 /// Scans a root filesystem directory.
 pub fn scan_root(root: &Path) -> Result<Inventory, ScanError> {
+    scan_root_keeping(root, false).map(|(inv, _)| inv)
+}
+
+/// [`scan_root`], also returning the raw header blobs it read (in database order), for a
+/// caller that checks their signatures without reading the database a second time.
+pub fn scan_root_with_headers(root: &Path) -> Result<(Inventory, Vec<RawHeader>), ScanError> {
+    scan_root_keeping(root, true)
+}
+
+fn scan_root_keeping(root: &Path, keep: bool) -> Result<(Inventory, Vec<RawHeader>), ScanError> {
     let (db, format) = rpmdb::locate(root)?;
     let distro = osrelease::read_from_root(root).map_err(|source| ScanError::OsRelease {
         path: root.join("etc/os-release"),
@@ -68,11 +78,27 @@ pub fn scan_root(root: &Path) -> Result<Inventory, ScanError> {
         layers: Vec::new(),
         escaping_links: Vec::new(),
     };
-    scan_db_file(&db, format, source, distro)
+    scan_db_file(&db, format, source, distro, keep)
 }
 
 /// Scans a bare database file; `distro` comes from the caller (there is no os-release).
 pub fn scan_db(path: &Path, distro: Option<OsRelease>) -> Result<Inventory, ScanError> {
+    scan_db_keeping(path, distro, false).map(|(inv, _)| inv)
+}
+
+/// [`scan_db`], also returning the raw header blobs (see [`scan_root_with_headers`]).
+pub fn scan_db_with_headers(
+    path: &Path,
+    distro: Option<OsRelease>,
+) -> Result<(Inventory, Vec<RawHeader>), ScanError> {
+    scan_db_keeping(path, distro, true)
+}
+
+fn scan_db_keeping(
+    path: &Path,
+    distro: Option<OsRelease>,
+    keep: bool,
+) -> Result<(Inventory, Vec<RawHeader>), ScanError> {
     let format = rpmdb::detect(path)?;
     let source = ImageSource {
         location: path.display().to_string(),
@@ -88,7 +114,7 @@ pub fn scan_db(path: &Path, distro: Option<OsRelease>) -> Result<Inventory, Scan
         layers: Vec::new(),
         escaping_links: Vec::new(),
     };
-    scan_db_file(path, format, source, distro)
+    scan_db_file(path, format, source, distro, keep)
 }
 
 /// How to read a container image input.
@@ -106,6 +132,22 @@ const DB_FILES: [&str; 3] = ["rpmdb.sqlite", "Packages.db", "Packages"];
 /// the layers are applied in memory, and only the RPM database goes to disk, into a private
 /// temporary directory (the database readers take a path), removed before returning.
 pub fn scan_image(path: &Path, opts: &ImageOptions) -> Result<(Inventory, Image), ScanError> {
+    scan_image_keeping(path, opts, false).map(|(inv, img, _)| (inv, img))
+}
+
+/// [`scan_image`], also returning the raw header blobs (see [`scan_root_with_headers`]).
+pub fn scan_image_with_headers(
+    path: &Path,
+    opts: &ImageOptions,
+) -> Result<(Inventory, Image, Vec<RawHeader>), ScanError> {
+    scan_image_keeping(path, opts, true)
+}
+
+fn scan_image_keeping(
+    path: &Path,
+    opts: &ImageOptions,
+    keep: bool,
+) -> Result<(Inventory, Image, Vec<RawHeader>), ScanError> {
     let img = Image::open(path, opts.platform.as_ref(), opts.limits)?;
     let mut found = None;
     'outer: for dir in rpmdb::DB_DIRS {
@@ -127,6 +169,18 @@ pub fn scan_image(path: &Path, opts: &ImageOptions) -> Result<(Inventory, Image)
             dirs: rpmdb::DB_DIRS.join(", "),
         });
     };
+    if file == "rpmdb.sqlite" {
+        // The log is not copied with the database: refuse here what `read_blobs` refuses.
+        let wal = format!("{real}-wal");
+        if let Some((_, log)) = img.read_file(&wal, opts.limits.max_entry)? {
+            if !log.is_empty() {
+                return Err(ScanError::Db(DbError::Sqlite {
+                    path: path.to_path_buf(),
+                    reason: rpmdb::sqlite::pending_wal(&format!("/{wal}"), log.len() as u64),
+                }));
+            }
+        }
+    }
     let mut distro = None;
     for rel in ["etc/os-release", "usr/lib/os-release"] {
         if let Some((p, b)) = img.read_file(rel, 64 * 1024).map_err(|e| match e {
@@ -165,9 +219,10 @@ pub fn scan_image(path: &Path, opts: &ImageOptions) -> Result<(Inventory, Image)
         layers: img.layers.clone(),
         escaping_links: img.escaping_links.clone(),
     };
-    let inv = scan_db_file(&db, format, source, distro).map_err(|e| relabel(e, &db, path))?;
+    let (inv, raws) =
+        scan_db_file(&db, format, source, distro, keep).map_err(|e| relabel(e, &db, path))?;
     drop(tmp);
-    Ok((inv, img))
+    Ok((inv, img, raws))
 }
 
 /// Errors about the private database copy name the image instead of the temp path.
@@ -252,12 +307,15 @@ fn decode_one(raw: &RawHeader) -> Result<Decoded, rpm::DecodeError> {
     }))
 }
 
+/// Reads and decodes the database; the raw headers are returned only when `keep` (else
+/// they are freed before the packages are sorted and resolved, which lowers the peak).
 fn scan_db_file(
     path: &Path,
     format: DbFormat,
     source: ImageSource,
     distro: Option<OsRelease>,
-) -> Result<Inventory, ScanError> {
+    keep: bool,
+) -> Result<(Inventory, Vec<RawHeader>), ScanError> {
     let raws = rpmdb::read_headers(path, format)?;
     if raws.is_empty() {
         return Err(ScanError::Empty {
@@ -276,7 +334,7 @@ fn scan_db_file(
             Decoded::Key(k) => keys.push(k),
         }
     }
-    drop(raws);
+    let raws = if keep { raws } else { Vec::new() };
     packages.par_sort_by(|a, b| {
         (
             a.name.as_str(),
@@ -297,7 +355,7 @@ fn scan_db_file(
     });
     keys.sort_by(|a, b| (a.short_id.as_str(), a.db_row).cmp(&(b.short_id.as_str(), b.db_row)));
     let res = deps::resolve(&packages);
-    Ok(Inventory {
+    let inv = Inventory {
         source,
         distro,
         packages,
@@ -305,5 +363,6 @@ fn scan_db_file(
         depends_on: res.depends_on,
         unresolved: res.unresolved,
         drift: None,
-    })
+    };
+    Ok((inv, raws))
 }

@@ -1,18 +1,21 @@
-//! Verifying an image root: runs every check the policy asks for and collects
+//! Verifying an image: runs every check the request and policy ask for and collects
 //! their findings into one [`Report`].
 //!
-//! Checks so far (ids are stable, see `docs/verify.md`):
+//! Checks (ids are stable, see `docs/verify.md`):
 //! - `rpm.database`: the RPM database was found and read (one finding for the image);
 //! - `rpm.signature`: each package's header signature by a trusted key;
 //! - `rpm.header-digest`: each package's SHA256HEADER against its signed bytes;
 //! - `policy.package`: package names against `[packages] allowed/forbidden` (when set);
-//! - `policy.license`: package licenses against `[licenses] allowed` (when set).
+//! - `policy.license`: package licenses against `[licenses] allowed` (when set);
+//! - `files.drift`, `files.unowned`: every file against its header ([`crate::drift_check`]);
+//! - `attestation.*`: the attestations given ([`crate::attestation`]);
+//! - `intoto.*`: the layout given ([`crate::intoto`]).
 //!
 //! Fail closed: a database that cannot be read is an `error` finding and the image
 //! is not trusted; a header that does not parse is an `error` finding for that row.
-//! Only the caller's own inputs (the root path, policy, keys) are errors of this
-//! function, so that the command line can tell usage errors (exit 2) from an image
-//! that does not verify (exit 1).
+//! Only the caller's own inputs (the input path, policy, keys, attestation and layout
+//! files) are errors of this function, so that the command line can tell usage errors
+//! (exit 2) from an image that does not verify (exit 1).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -15,6 +15,11 @@ fn ci() -> bool {
 
 /// Copies the committed sample to a temp dir and composes its images there.
 fn composed(compression: &str) -> Option<tempfile::TempDir> {
+    composed_with(compression, |_| {})
+}
+
+/// [`composed`], with `edit` applied to the root filesystem before it becomes layers.
+fn composed_with(compression: &str, edit: impl FnOnce(&Path)) -> Option<tempfile::TempDir> {
     if !Command::new("python3")
         .arg("--version")
         .output()
@@ -32,6 +37,7 @@ fn composed(compression: &str) -> Option<tempfile::TempDir> {
         .status()
         .unwrap();
     assert!(st.success());
+    edit(&dir.path().join("rootfs"));
     let testdata = common::sample_dir().join("..");
     let out = Command::new("python3")
         .arg(testdata.join("factory/compose.py"))
@@ -222,4 +228,28 @@ fn an_unknown_platform_is_refused_and_a_bad_one_is_a_usage_error() {
     );
     assert_eq!(out.status.code(), Some(1), "{v}");
     assert_eq!(v["findings"][0]["status"], "error");
+}
+
+#[test]
+fn a_pending_sqlite_wal_in_the_image_fails_closed() {
+    let Some(dir) = composed_with("gzip", |root| {
+        std::fs::write(
+            root.join("usr/lib/sysimage/rpm/rpmdb.sqlite-wal"),
+            b"pending",
+        )
+        .unwrap()
+    }) else {
+        return;
+    };
+    let policy = policy(dir.path());
+    let (out, v) = verify(&dir.path().join("oci"), &policy, &[]);
+    assert_eq!(out.status.code(), Some(1), "{v}");
+    let f = &v["findings"][0];
+    assert_eq!(f["check"], "rpm.database");
+    assert_eq!(f["status"], "error");
+    let reason = f["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("/usr/lib/sysimage/rpm/rpmdb.sqlite-wal holds 7 bytes of uncommitted"),
+        "{reason}"
+    );
 }

@@ -10,6 +10,17 @@ use rusqlite::{Connection, OpenFlags};
 
 use super::{DbError, RawHeader};
 
+/// Why a database with a non-empty write-ahead log (`wal`, `len` bytes) is refused:
+/// `immutable=1` ignores the log, while rpm, opening the database normally, would apply it,
+/// so the two would see different packages. Shared by the reader of image layers.
+pub fn pending_wal(wal: &str, len: u64) -> String {
+    format!(
+        "{wal} holds {len} bytes of uncommitted changes to the RPM database: rpm would read \
+         them, an immutable read would not; checkpoint it (sqlite3 DB \
+         'PRAGMA wal_checkpoint(TRUNCATE)') or remove it, then read again"
+    )
+}
+
 pub fn read_blobs(path: &Path) -> Result<Vec<RawHeader>, DbError> {
     let err = |reason: String| DbError::Sqlite {
         path: path.to_path_buf(),
@@ -21,18 +32,13 @@ pub fn read_blobs(path: &Path) -> Result<Vec<RawHeader>, DbError> {
         path: path.to_path_buf(),
         source,
     })?;
-    // `immutable=1` ignores the write-ahead log; rpm, opening the database normally, would
-    // apply it. A non-empty log means rpm sees other packages than we would: refuse.
     let mut wal = path.as_os_str().to_owned();
     wal.push("-wal");
     if let Ok(m) = std::fs::symlink_metadata(Path::new(&wal)) {
         if m.len() > 0 || !m.is_file() {
-            return Err(err(format!(
-                "{}-wal holds {} bytes of uncommitted changes to the RPM database: rpm would \
-                 read them, an immutable read would not; checkpoint it (sqlite3 DB \
-                 'PRAGMA wal_checkpoint(TRUNCATE)') or remove it, then read again",
-                path.display(),
-                m.len()
+            return Err(err(pending_wal(
+                &Path::new(&wal).display().to_string(),
+                m.len(),
             )));
         }
     }
