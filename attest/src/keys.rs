@@ -1,7 +1,7 @@
 //! Signing keys: generation, PKCS#8 PEM (plain or passphrase-encrypted) loading and writing,
 //! SubjectPublicKeyInfo public keys, key ids, signing and verification.
 //!
-//! Supported: ECDSA P-256 (SHA-256, DER signatures), Ed25519, RSA 2048-4096 (SHA-256 with
+//! Supported: ECDSA P-256 (SHA-256, DER signatures), Ed25519, RSA 2048-8192 (SHA-256 with
 //! PKCS#1 v1.5 or PSS padding; generation offers 3072 and 4096 only).
 //!
 //! Invariants: private key bytes live only in `Zeroizing` buffers or inside aws-lc (which
@@ -41,7 +41,7 @@ pub enum KeyError {
     },
     #[error("{path}: not a PEM key ({reason}); expected a PKCS#8 'PRIVATE KEY' or 'ENCRYPTED PRIVATE KEY' block, or a 'PUBLIC KEY' block for public keys")]
     NotPem { path: PathBuf, reason: String },
-    #[error("{path}: unsupported key type ({what}); use ECDSA P-256, Ed25519 or RSA 2048-4096")]
+    #[error("{path}: unsupported key type ({what}); use ECDSA P-256, Ed25519 or RSA 2048-8192")]
     Unsupported { path: PathBuf, what: String },
     #[error("{path}: malformed key: {reason}")]
     Malformed { path: PathBuf, reason: String },
