@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use sbom::drift::{Change, FileClass, FileDrift};
+use sbom::drift::{Change, DriftError, DriftReport, FileClass, FileDrift};
 use sbom::image::Image;
 use sbom::inventory::Inventory;
 
@@ -73,6 +73,8 @@ pub enum Files<'a> {
     Root(&'a Path),
     /// A container image (its layers are streamed again to hash the content).
     Image(&'a Image),
+    /// A root directory the caller has already walked (`sbom::drift::check_root_listing`).
+    Walked(Result<DriftReport, DriftError>),
 }
 
 /// Runs the drift check and appends its findings.
@@ -91,6 +93,7 @@ pub fn findings(
     let checked = match files {
         Files::Root(root) => sbom::drift::check_root(inv, root),
         Files::Image(img) => sbom::drift::check_image(inv, img),
+        Files::Walked(r) => r,
     };
     let report = match checked {
         Ok(r) => r,

@@ -253,22 +253,36 @@ fn image_checks(
             package_findings(v, req.policy, &mut findings);
         }
     }
+    // A directory whose files are checked is walked once, before the attestations: the
+    // walk gives the drift report and the listing the root-filesystem digest is computed
+    // from, so that every file is read once, not twice.
+    let mut walked = match (&loaded.inventory, kind, req.verify_files) {
+        (Some(inv), InputKind::Root, true) => Some(sbom::drift::check_root_listing(inv, req.input)),
+        _ => None,
+    };
+    let listing = match &walked {
+        Some(Ok((_, listing))) => Some(listing),
+        _ => None,
+    };
     let mut attested_overlays = BTreeMap::new();
     if let Some(trust) = trust {
         match &loaded.inventory {
-            Some(inv) => match attestations(req, kind, inv, trust, image_subject, &mut findings) {
-                Ok(o) => attested_overlays = o,
-                Err(e) => return (Err(e), packages),
-            },
+            Some(inv) => {
+                match attestations(req, kind, inv, listing, trust, image_subject, &mut findings) {
+                    Ok(o) => attested_overlays = o,
+                    Err(e) => return (Err(e), packages),
+                }
+            }
             None => findings.push(not_read(attestation::CHECK_SUBJECT, image_subject)),
         }
     }
     if req.verify_files {
         match &loaded.inventory {
             Some(inv) => {
-                let files = match &loaded.image {
-                    Some(img) => drift_check::Files::Image(img),
-                    None => drift_check::Files::Root(req.input),
+                let files = match (&loaded.image, walked.take()) {
+                    (Some(img), _) => drift_check::Files::Image(img),
+                    (None, Some(w)) => drift_check::Files::Walked(w.map(|(report, _)| report)),
+                    (None, None) => drift_check::Files::Root(req.input),
                 };
                 drift_check::findings(
                     inv,
@@ -302,14 +316,19 @@ fn attestations(
     req: &ImageRequest,
     kind: InputKind,
     inv: &sbom::inventory::Inventory,
+    listing: Option<&sbom::drift::Listing>,
     trust: &Trust,
     image: &Subject,
     findings: &mut Vec<Finding>,
 ) -> Result<BTreeMap<String, String>, ImageError> {
-    // The directory digest hashes every file: computed only for a directory, and only
-    // when a statement about the image asks for it.
+    // The directory digest hashes every file: computed only for a directory, only when a
+    // statement about the image asks for it, and from the drift walk's listing when there
+    // is one (a listing that is not exact, say a name that is not UTF-8, is not used).
     let failed = std::sync::Mutex::new(None);
-    let rootfs = || match attest::rootfs::digest(req.input) {
+    let direct = || attest::rootfs::digest(req.input);
+    let rootfs = || match listing.map_or_else(direct, |l| {
+        attest::rootfs::from_listing(req.input, l).or_else(|_| direct())
+    }) {
         Ok(d) => Some(d.sha256),
         Err(e) => {
             *failed.lock().unwrap_or_else(|p| p.into_inner()) = Some(e.to_string());

@@ -13,6 +13,7 @@
 //! Invariants: each file's content is read once (hard links share the result), streamed,
 //! never loaded whole; nothing outside the image root is ever opened.
 
+mod listing;
 mod observe;
 mod walk;
 
@@ -26,6 +27,7 @@ use crate::image::Image;
 use crate::inventory::Inventory;
 use crate::package::{file_flags, DigestAlgo, FileEntry, Package};
 
+pub use listing::{Listing, ListingEntry};
 pub use observe::{Digests, Observed};
 
 /// RPMVERIFY_* bits (rpmvf.h).
@@ -219,6 +221,8 @@ pub(crate) struct Owners<'a> {
     map: HashMap<&'a str, (Need, u32)>,
     /// `slot_of[package][file]`.
     slot_of: Vec<Vec<u32>>,
+    /// What a file no package lists needs.
+    unowned: Need,
 }
 
 impl<'a> Owners<'a> {
@@ -241,11 +245,33 @@ impl<'a> Owners<'a> {
             }
             slot_of.push(slots);
         }
-        Owners { map, slot_of }
+        Owners {
+            map,
+            slot_of,
+            unowned: Need(Need::SHA256 | Need::SHA1),
+        }
+    }
+
+    /// No owners, every file needing only SHA-256: for a plain listing of a tree.
+    fn none() -> Owners<'static> {
+        Owners {
+            map: HashMap::new(),
+            slot_of: Vec::new(),
+            unowned: Need(Need::SHA256),
+        }
     }
 
     pub(crate) fn slots(&self) -> usize {
         self.map.len()
+    }
+
+    /// Each slot's path.
+    pub(crate) fn paths(&self) -> Vec<&'a str> {
+        let mut v = vec![""; self.map.len()];
+        for (path, &(_, slot)) in &self.map {
+            v[slot as usize] = path;
+        }
+        v
     }
 
     /// The digests a path's content needs (its owners' algorithms, or SHA-256 and SHA-1
@@ -253,7 +279,7 @@ impl<'a> Owners<'a> {
     pub(crate) fn lookup(&self, path: &str) -> (Need, Option<u32>) {
         match self.map.get(path) {
             Some(&(n, slot)) => (n, Some(slot)),
-            None => (Need(Need::SHA256 | Need::SHA1), None),
+            None => (self.unowned, None),
         }
     }
 }
@@ -265,23 +291,46 @@ pub(crate) struct Observation {
     pub unowned: Vec<(String, Observed)>,
     pub files_hashed: u64,
     pub bytes_hashed: u64,
+    /// Some name was not UTF-8 (its path is lossy).
+    pub names_lossy: bool,
 }
 
 /// Checks a root filesystem directory.
 pub fn check_root(inv: &Inventory, root: &std::path::Path) -> Result<DriftReport, DriftError> {
     let own = Owners::new(inv);
-    let obs = walk::observe_root(root, &own)?;
-    Ok(compare(inv, &own, obs))
+    let obs = walk::observe_root(root, &own, Need(0))?;
+    Ok(compare(inv, &own, &obs))
+}
+
+/// Checks a root filesystem directory and also returns every entry the walk saw, each
+/// regular file with its SHA-256: one walk serves both the drift check and whatever needs
+/// the whole tree (`attest::rootfs::from_listing`), instead of reading every file twice.
+pub fn check_root_listing(
+    inv: &Inventory,
+    root: &std::path::Path,
+) -> Result<(DriftReport, Listing), DriftError> {
+    let own = Owners::new(inv);
+    let obs = walk::observe_root(root, &own, Need(Need::SHA256))?;
+    let report = compare(inv, &own, &obs);
+    Ok((report, listing::Listing::new(&own, obs)))
+}
+
+/// Every entry below a root directory, each regular file with its SHA-256, by the same
+/// parallel walk as [`check_root`] (no packages involved).
+pub fn list_root(root: &std::path::Path) -> Result<Listing, DriftError> {
+    let own = Owners::none();
+    let obs = walk::observe_root(root, &own, Need(Need::SHA256))?;
+    Ok(listing::Listing::new(&own, obs))
 }
 
 /// Checks a container image (its layers are streamed again to hash the content).
 pub fn check_image(inv: &Inventory, img: &Image) -> Result<DriftReport, DriftError> {
     let own = Owners::new(inv);
     let obs = observe::observe_image(img, &own)?;
-    Ok(compare(inv, &own, obs))
+    Ok(compare(inv, &own, &obs))
 }
 
-fn compare(inv: &Inventory, own: &Owners<'_>, obs: Observation) -> DriftReport {
+fn compare(inv: &Inventory, own: &Owners<'_>, obs: &Observation) -> DriftReport {
     let packages = inv
         .packages
         .par_iter()

@@ -42,6 +42,10 @@ pub struct Observed {
     pub group: Option<String>,
     pub digests: Digests,
     pub unreadable: bool,
+    /// st_rdev of a device node (0 otherwise).
+    pub rdev: u64,
+    /// The content read was not as long as the size observed: the file changed meanwhile.
+    pub changed: bool,
 }
 
 // One buffer per thread: most files are small, and allocating (and zeroing) 256 KiB per
@@ -296,6 +300,8 @@ pub(crate) fn observe_image(img: &Image, own: &Owners<'_>) -> Result<Observation
                 .and_then(|c| digests.get(&c).cloned())
                 .unwrap_or_default(),
             unreadable: false,
+            rdev: 0,
+            changed: false,
         };
         match own.lookup(path).1 {
             Some(slot) => owned[slot as usize] = Some(o),
@@ -307,5 +313,6 @@ pub(crate) fn observe_image(img: &Image, own: &Owners<'_>) -> Result<Observation
         unowned,
         files_hashed: files,
         bytes_hashed: bytes,
+        names_lossy: false,
     })
 }

@@ -23,7 +23,7 @@ use std::ffi::CStr;
 use std::io::Read;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 
 use rayon::prelude::*;
@@ -53,11 +53,16 @@ enum Found {
 struct Ctx<'a> {
     root: &'a Path,
     own: &'a Owners<'a>,
+    /// Digests every regular file needs besides its owners' (SHA-256 for a full listing).
+    extra: Need,
     names: Names,
     /// One per owned path; a path is met once, so each is set at most once.
     owned: Vec<OnceLock<Observed>>,
     files: AtomicU64,
     bytes: AtomicU64,
+    /// A name was not UTF-8: its path string is lossy (drift reports it; a byte-exact
+    /// listing cannot be built from it).
+    lossy: AtomicBool,
     /// Finished batches (one per directory): one lock per directory, not per file.
     unowned: Mutex<Vec<Vec<(String, Observed)>>>,
     linked: Mutex<Vec<Linked>>,
@@ -110,7 +115,18 @@ fn observed(ctx: &Ctx, st: &Stat) -> Observed {
         group: ctx.names.group(st.st_gid as u64),
         digests: Digests::default(),
         unreadable: false,
+        rdev: st.st_rdev as u64,
+        changed: false,
     }
+}
+
+/// A directory entry's name as a path component; a name that is not UTF-8 is noted.
+fn name_str<'n>(ctx: &Ctx, name: &'n CStr) -> std::borrow::Cow<'n, str> {
+    let s = String::from_utf8_lossy(name.to_bytes());
+    if matches!(s, std::borrow::Cow::Owned(_)) {
+        ctx.lossy.store(true, Ordering::Relaxed);
+    }
+    s
 }
 
 #[allow(clippy::unnecessary_cast)]
@@ -136,7 +152,7 @@ fn entry(
 ) -> Result<Found, DriftError> {
     let (all, slot) = ctx.own.lookup(rel);
     let need = if ft == FileType::RegularFile {
-        all
+        Need(all.0 | ctx.extra.0)
     } else {
         Need(0)
     };
@@ -163,6 +179,7 @@ fn entry(
             match hash_open_file(std::fs::File::from(fd), obs.size, need) {
                 Ok((d, len)) => {
                     obs.digests = d;
+                    obs.changed = len != obs.size;
                     ctx.files.fetch_add(1, Ordering::Relaxed);
                     ctx.bytes.fetch_add(len, Ordering::Relaxed);
                 }
@@ -178,11 +195,11 @@ fn entry(
         Kind::Symlink => {
             let target =
                 rustix::fs::readlinkat(dir, name, Vec::new()).map_err(|e| io_err(ctx, rel, e))?;
-            obs.link = Some(String::from_utf8_lossy(target.as_bytes()).into_owned());
+            obs.link = Some(name_str(ctx, &target).into_owned());
         }
         // The open above failed, or the entry became a file since the directory was read:
         // unreadable, as rpm's `?`.
-        Kind::File if all.0 != 0 => obs.unreadable = true,
+        Kind::File if all.0 | ctx.extra.0 != 0 => obs.unreadable = true,
         _ => {}
     }
     Ok(found(slot, rel, obs))
@@ -234,7 +251,7 @@ fn walk_dir(ctx: &Ctx, fd: OwnedFd, rel: &str) -> Result<(), DriftError> {
                     let name = name_at(s, e);
                     REL.with(|b| {
                         let mut b = b.borrow_mut();
-                        join_into(&mut b, rel, &String::from_utf8_lossy(name.to_bytes()));
+                        join_into(&mut b, rel, &name_str(ctx, name));
                         entry(ctx, dfd, name, &b, ft)
                     })
                 })
@@ -243,7 +260,7 @@ fn walk_dir(ctx: &Ctx, fd: OwnedFd, rel: &str) -> Result<(), DriftError> {
         || {
             subdirs.into_par_iter().try_for_each(|(s, e, _)| {
                 let name = name_at(s, e);
-                let r = join(rel, &String::from_utf8_lossy(name.to_bytes()));
+                let r = join(rel, &name_str(ctx, name));
                 let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
                 let sub = rustix::fs::openat(dfd, name, flags, Mode::empty())
                     .map_err(|e| io_err(ctx, &r, e))?;
@@ -291,8 +308,9 @@ fn walk_dir(ctx: &Ctx, fd: OwnedFd, rel: &str) -> Result<(), DriftError> {
     Ok(())
 }
 
-/// Walks a root directory (never following symlinks) and hashes what the owners need.
-pub fn observe_root(root: &Path, own: &Owners<'_>) -> Result<Observation, DriftError> {
+/// Walks a root directory (never following symlinks) and hashes what the owners need,
+/// and `extra` of every regular file.
+pub fn observe_root(root: &Path, own: &Owners<'_>, extra: Need) -> Result<Observation, DriftError> {
     let names = Names::parse(
         &read_small(root, "etc/passwd"),
         &read_small(root, "etc/group"),
@@ -300,10 +318,12 @@ pub fn observe_root(root: &Path, own: &Owners<'_>) -> Result<Observation, DriftE
     let ctx = Ctx {
         root,
         own,
+        extra,
         names,
         owned: (0..own.slots()).map(|_| OnceLock::new()).collect(),
         files: AtomicU64::new(0),
         bytes: AtomicU64::new(0),
+        lossy: AtomicBool::new(false),
         unowned: Mutex::new(Vec::new()),
         linked: Mutex::new(Vec::new()),
     };
@@ -319,6 +339,7 @@ pub fn observe_root(root: &Path, own: &Owners<'_>) -> Result<Observation, DriftE
         bytes,
         unowned,
         linked,
+        lossy,
         ..
     } = ctx;
     let mut owned: Vec<Option<Observed>> = owned.into_iter().map(OnceLock::into_inner).collect();
@@ -334,7 +355,9 @@ pub fn observe_root(root: &Path, own: &Owners<'_>) -> Result<Observation, DriftE
     // MD5 package's file linked to an unowned one needs MD5, SHA-1 and SHA-256).
     let mut groups: HashMap<(u64, u64), (Need, &str)> = HashMap::new();
     for l in &linked {
-        let g = groups.entry(l.key).or_insert((Need(0), l.rel.as_str()));
+        let g = groups
+            .entry(l.key)
+            .or_insert((Need(extra.0), l.rel.as_str()));
         g.0 .0 |= l.need.0;
         if l.rel.as_str() < g.1 {
             g.1 = l.rel.as_str();
@@ -363,7 +386,10 @@ pub fn observe_root(root: &Path, own: &Owners<'_>) -> Result<Observation, DriftE
     }
     for mut l in linked {
         match hashed.get(&l.key) {
-            Some(Some((d, _))) => l.obs.digests = d.clone(),
+            Some(Some((d, len))) => {
+                l.obs.digests = d.clone();
+                l.obs.changed = *len != l.obs.size;
+            }
             _ => l.obs.unreadable = true,
         }
         match l.slot {
@@ -376,6 +402,7 @@ pub fn observe_root(root: &Path, own: &Owners<'_>) -> Result<Observation, DriftE
         unowned,
         files_hashed: files,
         bytes_hashed: bytes,
+        names_lossy: lossy.into_inner(),
     })
 }
 
