@@ -137,6 +137,7 @@ forbidden = ["telnet*", "rsh", "rsh-*"]
 [attestations]
 max_age = "3650d"
 required_predicates = ["https://slsa.dev/provenance/v1", "https://spdx.dev/Document/v2.3"]
+required_package_predicates = ["https://slsa.dev/provenance/v1"]
 allowed_builders = ["https://example.invalid/fedora-attest/builders/sample-ci"]
 
 [drift]

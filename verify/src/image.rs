@@ -136,8 +136,13 @@ pub fn verify_image(req: &ImageRequest, progress: &dyn Progress) -> Result<Repor
     // Keys and trust material are loaded before the image is read. Every problem with the
     // caller's inputs (these, a missing attestation file or layout, found later) is a usage
     // error (exit 2) and produces no report, never half a report.
-    let check_attestations =
-        !req.attestations.is_empty() || !req.policy.attestations.required_predicates.is_empty();
+    let check_attestations = !req.attestations.is_empty()
+        || !req.policy.attestations.required_predicates.is_empty()
+        || !req
+            .policy
+            .attestations
+            .required_package_predicates
+            .is_empty();
     let trust = if check_attestations {
         Some(Trust::from_policy(req.policy)?)
     } else {

@@ -171,9 +171,15 @@ pub struct Attestations {
     /// Oldest acceptable attestation, as `30d`, `12h`, `90m`, `3600s` or `2w`.
     #[serde(default = "default_max_age")]
     pub max_age: String,
-    /// Predicate types that must be attested (e.g. `https://slsa.dev/provenance/v1`).
+    /// Predicate types that must be attested about the image itself (its root-filesystem
+    /// or manifest digest), e.g. `https://slsa.dev/provenance/v1`. Statements about
+    /// packages do not count.
     #[serde(default)]
     pub required_predicates: Vec<String>,
+    /// Predicate types that must be attested about every installed package (a statement
+    /// whose subject is the package's header digest).
+    #[serde(default)]
+    pub required_package_predicates: Vec<String>,
     /// SLSA builder ids accepted in provenance. Empty: no builder is trusted.
     #[serde(default)]
     pub allowed_builders: Vec<String>,
@@ -187,6 +193,7 @@ impl Default for Attestations {
         Self {
             max_age: default_max_age(),
             required_predicates: Vec::new(),
+            required_package_predicates: Vec::new(),
             allowed_builders: Vec::new(),
             allowed_build_types: Vec::new(),
         }
@@ -387,6 +394,10 @@ impl Policy {
             (
                 "attestations.required_predicates",
                 &self.attestations.required_predicates,
+            ),
+            (
+                "attestations.required_package_predicates",
+                &self.attestations.required_package_predicates,
             ),
             (
                 "attestations.allowed_builders",

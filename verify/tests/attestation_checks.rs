@@ -546,6 +546,82 @@ fn required_predicates_need_a_verified_attestation_about_this_image() {
 }
 
 #[test]
+fn package_provenance_counts_for_packages_and_never_for_the_image() {
+    let f = Fixture::new();
+    let mut lines: Vec<String> = f
+        .package_statements()
+        .iter()
+        .map(|st| f.envelope(st, &f.prov))
+        .collect();
+    let policy = "required_predicates = [\"https://slsa.dev/provenance/v1\"]\n\
+                  required_package_predicates = [\"https://slsa.dev/provenance/v1\"]";
+    let trust = f.trust(&f.policy_text(policy));
+    let req = |o: &verify::attestation::Outcome| -> Vec<(String, Status, String, String)> {
+        let mut v: Vec<_> = o
+            .findings
+            .iter()
+            .filter(|x| x.check == REQ)
+            .map(|x| {
+                (
+                    x.subject.name.clone(),
+                    x.status,
+                    x.kind.clone(),
+                    x.reason.clone(),
+                )
+            })
+            .collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v
+    };
+
+    // Every package attested, no image provenance: the packages pass, the image fails.
+    let all = f.write("all.intoto.jsonl", lines.join("\n"));
+    let o = f.check_with(std::slice::from_ref(&all), &trust, f.now);
+    let got = req(&o);
+    assert_eq!(got.len(), 2, "{got:?}");
+    let image = got.iter().find(|x| x.0 == f.inv.source.location).unwrap();
+    assert_eq!(
+        (image.1, image.2.as_str()),
+        (Status::Fail, "missing-attestation")
+    );
+    let pkgs = got
+        .iter()
+        .find(|x| x.2 == "attested")
+        .expect("one pass for all packages");
+    assert!(pkgs.3.contains(&format!(
+        "every installed package ({})",
+        f.inv.packages.len()
+    )));
+
+    // With image provenance too, and one package's statement re-signed by a stranger and
+    // another's changed to a different header: exactly those two packages fail.
+    let stranger = f.envelope(&f.package_statements()[0], &f.stranger);
+    lines[0] = stranger;
+    lines[1] = resign(&lines[1], &f.prov, |v| {
+        v["subject"][0]["digest"]["rpmHeaderSha256"] = json!("c".repeat(64))
+    });
+    let some = f.write("some.intoto.jsonl", lines.join("\n"));
+    let prov = f.write("image.json", f.envelope(&f.image_statement(), &f.prov));
+    let o = f.check_with(&[some, prov], &trust, f.now);
+    let got = req(&o);
+    let failed: Vec<&str> = got
+        .iter()
+        .filter(|x| x.1 == Status::Fail)
+        .map(|x| x.0.as_str())
+        .collect();
+    let mut want = vec![f.inv.packages[0].nevra(), f.inv.packages[1].nevra()];
+    want.sort();
+    assert_eq!(failed, want, "{got:?}");
+    assert!(got
+        .iter()
+        .filter(|x| x.1 == Status::Fail)
+        .all(|x| x.2 == "missing-package-attestation"));
+    assert!(got
+        .iter()
+        .any(|x| x.0 == f.inv.source.location && x.1 == Status::Pass && x.2 == "attested"));
+}
+
+#[test]
 fn image_digests_the_check_can_and_cannot_compare() {
     let f = Fixture::new();
     let manifest = format!("sha256:{}", "c".repeat(64));

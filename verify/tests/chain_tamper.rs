@@ -618,18 +618,26 @@ fn envelope_payload_byte_changed() {
     let mut lines: Vec<String> = text.lines().map(String::from).collect();
     let mut env: Value = serde_json::from_str(&lines[1]).unwrap();
     let mut payload = b64d(&env["payload"]);
+    let statement: Value = serde_json::from_slice(&payload).unwrap();
+    let package = statement["subject"][0]["name"].as_str().unwrap();
+    let nevra = package.strip_suffix(".rpm").unwrap().to_owned();
     let mid = payload.len() / 2;
     payload[mid] ^= 0x01;
     env["payload"] = attest::dsse::b64(&payload).into();
     lines[1] = serde_json::to_string(&env).unwrap();
     std::fs::write(&path, lines.join("\n") + "\n").unwrap();
     let run = verify(&t.w);
+    // The policy requires provenance for every package: that package now has none.
+    let missing = format!("attestation.required missing-package-attestation {nevra}");
     assert_fails(
         &run,
-        &["attestation.signature bad-signature packages.intoto.jsonl:2"],
+        &[
+            "attestation.signature bad-signature packages.intoto.jsonl:2",
+            &missing,
+        ],
     );
     // That line alone: the other lines and the image are untouched.
-    assert_eq!(run.problems.len(), 1, "{}", listing(&run));
+    assert_eq!(run.problems.len(), 2, "{}", listing(&run));
 }
 
 #[test]

@@ -11,7 +11,9 @@
 //! - `attestation.provenance` ([`provenance`]): builder, build type, dependencies;
 //! - `attestation.age`: the statement's time within `max_age`;
 //! - `attestation.sbom` ([`sbom`]): the SBOM describes exactly the installed packages;
-//! - `attestation.required` (subject: the image): each required predicate type attested.
+//! - `attestation.required`: each predicate type of `required_predicates` attested about
+//!   the image (subject: the image), and each of `required_package_predicates` about every
+//!   installed package (one finding for the image when all are, else one per package not).
 //!
 //! Fail closed: an attestation whose signature does not verify yields exactly one
 //! finding and contributes nothing else (no overlays, no credit towards `required`).
@@ -181,8 +183,8 @@ fn read(path: &Path) -> Result<Result<Vec<u8>, String>, AttestationError> {
 struct Checked {
     name: String,
     findings: Vec<Finding>,
-    /// Predicate type, when signature and subject passed.
-    credit: Option<String>,
+    /// Predicate type and what it is about, when signature and subject passed.
+    credit: Option<(String, Credit)>,
     /// Overlay files, when this is image provenance that passed every check.
     overlays: Vec<(String, String)>,
 }
@@ -339,14 +341,25 @@ fn malformed_statement(c: &mut Checked, p: &Parsed, why: String, trust: &Trust, 
     );
 }
 
+/// What a statement that passed its signature and subject checks counts towards.
+#[derive(Debug)]
+enum Credit {
+    Image,
+    /// Indices into the inventory's packages.
+    Packages(Vec<usize>),
+}
+
 fn subject_check(c: &mut Checked, head: &Head, img: &ImageView, build_type: Option<&str>) -> bool {
-    let r = match statement::about(head, build_type) {
-        About::Image => statement::check_image(head, img),
-        About::Package => statement::check_package(head, img),
+    let (r, credit) = match statement::about(head, build_type) {
+        About::Image => (statement::check_image(head, img), Credit::Image),
+        About::Package => match statement::check_package(head, img) {
+            Ok((reason, indices)) => (Ok(reason), Credit::Packages(indices)),
+            Err(e) => (Err(e), Credit::Packages(Vec::new())),
+        },
     };
     let ok = c.result(CHECK_SUBJECT, "match", r);
     if ok {
-        c.credit = Some(head.predicate_type.clone());
+        c.credit = Some((head.predicate_type.clone(), credit));
     }
     ok
 }
@@ -454,6 +467,7 @@ fn finish(results: Vec<Checked>, facts: &ImageFacts, trust: &Trust) -> Outcome {
     let mut out = Outcome::default();
     let mut conflicting: Vec<String> = Vec::new();
     let mut credits: Vec<(&str, &str)> = Vec::new();
+    let mut package_credits: Vec<(&str, &[usize])> = Vec::new();
     for r in &results {
         for (path, sha) in &r.overlays {
             match out.attested_overlays.get(path) {
@@ -463,8 +477,10 @@ fn finish(results: Vec<Checked>, facts: &ImageFacts, trust: &Trust) -> Outcome {
                 }
             }
         }
-        if let Some(pt) = &r.credit {
-            credits.push((pt, &r.name));
+        match &r.credit {
+            Some((pt, Credit::Image)) => credits.push((pt, &r.name)),
+            Some((pt, Credit::Packages(ix))) => package_credits.push((pt, ix)),
+            None => {}
         }
     }
     for path in &conflicting {
@@ -501,11 +517,54 @@ fn finish(results: Vec<Checked>, facts: &ImageFacts, trust: &Trust) -> Outcome {
                 Status::Fail,
                 "missing-attestation",
                 format!(
-                    "no attestation of type {required} passed the signature and subject checks"
+                    "no attestation of type {required} about the image passed the signature \
+                     and subject checks"
                 ),
             ),
         };
         out.findings.push(f);
+    }
+    let packages = &facts.inventory.packages;
+    for required in &trust.required_package_predicates {
+        let mut covered = vec![false; packages.len()];
+        for (_, ix) in package_credits
+            .iter()
+            .filter(|(pt, _)| statement::satisfies(pt, required))
+        {
+            for &i in *ix {
+                covered[i] = true;
+            }
+        }
+        let missing: Vec<&::sbom::package::Package> = packages
+            .iter()
+            .zip(&covered)
+            .filter(|(_, c)| !**c)
+            .map(|(p, _)| p)
+            .collect();
+        if missing.is_empty() {
+            out.findings.push(Finding::new(
+                CHECK_REQUIRED,
+                image.clone(),
+                Status::Pass,
+                "attested",
+                format!("{required}: every installed package ({})", packages.len()),
+            ));
+        }
+        for p in missing {
+            out.findings.push(Finding::new(
+                CHECK_REQUIRED,
+                Subject {
+                    kind: SubjectKind::Package,
+                    name: p.nevra(),
+                },
+                Status::Fail,
+                "missing-package-attestation",
+                format!(
+                    "no attestation of type {required} about this package's header passed \
+                     the signature and subject checks"
+                ),
+            ));
+        }
     }
     out.findings
         .extend(results.into_iter().flat_map(|r| r.findings));

@@ -373,8 +373,14 @@ pub(crate) fn check_image(head: &Head, img: &ImageView) -> SubjectResult {
 /// `attestation.subject` for a package statement: at least one subject is an installed
 /// package (same `<nevra>.rpm`, same header digest), and no subject names an installed
 /// package with another header digest.
-pub(crate) fn check_package(head: &Head, img: &ImageView) -> SubjectResult {
+/// `attestation.subject` for a package statement; on success, also the indices of the
+/// installed packages it is about.
+pub(crate) fn check_package(
+    head: &Head,
+    img: &ImageView,
+) -> Result<(String, Vec<usize>), (&'static str, String)> {
     let mut matched: Vec<String> = Vec::new();
+    let mut indices: Vec<usize> = Vec::new();
     let mut unknown: Vec<String> = Vec::new();
     let mut uncheckable: Vec<String> = Vec::new();
     for s in &head.subjects {
@@ -388,7 +394,8 @@ pub(crate) fn check_package(head: &Head, img: &ImageView) -> SubjectResult {
             uncheckable.push(name);
             continue;
         };
-        if installed.iter().any(|(_, h)| *h == Some(theirs)) {
+        if let Some((i, _)) = installed.iter().find(|(_, h)| *h == Some(theirs)) {
+            indices.push(*i);
             matched.push(name);
         } else {
             let ours: Vec<&str> = installed.iter().map(|(_, h)| h.unwrap_or("none")).collect();
@@ -403,10 +410,11 @@ pub(crate) fn check_package(head: &Head, img: &ImageView) -> SubjectResult {
         }
     }
     if !matched.is_empty() {
-        return Ok(format!(
+        let reason = format!(
             "{} matches the installed header ({RPM_HEADER_DIGEST_KEY})",
             matched.join(", ")
-        ));
+        );
+        return Ok((reason, indices));
     }
     if !uncheckable.is_empty() {
         return Err((

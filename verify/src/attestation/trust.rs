@@ -121,6 +121,7 @@ pub struct Trust {
     pub(crate) allowed_builders: Vec<String>,
     pub(crate) allowed_build_types: Vec<String>,
     pub(crate) required_predicates: Vec<String>,
+    pub(crate) required_package_predicates: Vec<String>,
 }
 
 impl std::fmt::Debug for Trust {
@@ -198,6 +199,7 @@ impl Trust {
             allowed_builders: p.attestations.allowed_builders.clone(),
             allowed_build_types: p.attestations.allowed_build_types.clone(),
             required_predicates: p.attestations.required_predicates.clone(),
+            required_package_predicates: p.attestations.required_package_predicates.clone(),
         })
     }
 
