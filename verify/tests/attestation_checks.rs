@@ -43,11 +43,7 @@ fn passes_but(check: &str, status: Status, kind: &str) -> Vec<(String, Status, S
 fn untouched_attestations_of_every_form_pass() {
     let f = Fixture::new();
     let prov = f.write("image.dsse.json", f.envelope(&f.image_statement(), &f.prov));
-    let lines: Vec<String> = f
-        .package_statements()
-        .iter()
-        .map(|st| f.envelope(st, &f.prov))
-        .collect();
+    let lines: Vec<String> = f.package_envelopes();
     assert_eq!(lines.len(), 7);
     let pkgs = f.write("packages.intoto.jsonl", lines.join("\n") + "\n");
     let spdx = f.write(
@@ -312,11 +308,7 @@ fn max_age_from_the_policy_and_the_time_of_the_check() {
 #[test]
 fn package_provenance_is_dated_by_build_time_and_not_held_to_max_age() {
     let f = Fixture::new();
-    let lines: Vec<String> = f
-        .package_statements()
-        .iter()
-        .map(|st| f.envelope(st, &f.prov))
-        .collect();
+    let lines: Vec<String> = f.package_envelopes();
     let file = f.write("pkgs.intoto.jsonl", lines.join("\n") + "\n");
     // The sample's packages were built on 2025-01-01; max_age = 30m would refuse an image
     // statement that old, but a package's BUILDTIME says when it was built, not attested.
@@ -383,11 +375,7 @@ fn wrong_key_and_wrong_role() {
 #[test]
 fn package_statements_name_installed_headers() {
     let f = Fixture::new();
-    let mut lines: Vec<String> = f
-        .package_statements()
-        .iter()
-        .map(|st| f.envelope(st, &f.prov))
-        .collect();
+    let mut lines: Vec<String> = f.package_envelopes();
     // Line 2: another header digest for the same package. Line 3: a package that is not
     // installed. Line 5: garbage.
     lines[1] = resign(&lines[1], &f.prov, |v| {
@@ -548,11 +536,7 @@ fn required_predicates_need_a_verified_attestation_about_this_image() {
 #[test]
 fn package_provenance_counts_for_packages_and_never_for_the_image() {
     let f = Fixture::new();
-    let mut lines: Vec<String> = f
-        .package_statements()
-        .iter()
-        .map(|st| f.envelope(st, &f.prov))
-        .collect();
+    let mut lines: Vec<String> = f.package_envelopes();
     let policy = "required_predicates = [\"https://slsa.dev/provenance/v1\"]\n\
                   required_package_predicates = [\"https://slsa.dev/provenance/v1\"]";
     let trust = f.trust(&f.policy_text(policy));

@@ -135,6 +135,14 @@ impl Fixture {
         provenance::package_statements(&self.inv, &self.build_info(), None)
     }
 
+    /// Every package statement as a DSSE line signed by the provenance key.
+    pub fn package_envelopes(&self) -> Vec<String> {
+        self.package_statements()
+            .iter()
+            .map(|st| self.envelope(st, &self.prov))
+            .collect()
+    }
+
     pub fn sbom_statement_of(&self, inv: &Inventory, format: sbom::format::Format) -> Statement {
         let info = sbom::format::DocumentInfo {
             created: self.now - 3600,
