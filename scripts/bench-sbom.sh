@@ -6,21 +6,24 @@
 #  2. the SBOM from the OCI layout of the 3,000-package image ($BENCH_3000/oci): wall time
 #     and peak RSS (target: at most 3 s);
 #  3. the full drift check (criterion, sbom/benches/drift.rs) on the 3,000-package roots with
-#     tiny files ($BENCH_3000) and with Fedora-like sizes ($BENCH_SIZED): time, bytes hashed,
-#     and throughput as a share of the 2-thread SHA-256 rate measured in the same run
-#     (target: at least 75% on the sized image);
+#     tiny files ($BENCH_3000), with Fedora-like sizes ($BENCH_SIZED) and with the file sizes
+#     measured on a real CBL-Mariner 2.0 image ($BENCH_REAL): time, bytes hashed, and
+#     throughput as a share of the 2-thread SHA-256 rate measured in the same run
+#     (target: at least 75%);
 #  4. Debian's `rpm -Va --root` on the same roots (best of 3) and how much faster the drift
 #     check is (target: at least 3x);
 #  5. the criterion benchmarks of the SBOM stages (sbom/benches/sbom.rs).
 # Usage: scripts/bench-sbom.sh [IMAGE_DIR]
-#   BENCH_3000 (default target/bench-3000) and BENCH_SIZED (default target/bench-sized) are
-#   built when missing: ~6 and ~25 minutes; the sized one needs ~8 GB of disk.
+#   BENCH_3000 (default target/bench-3000), BENCH_SIZED (default target/bench-sized) and
+#   BENCH_REAL (default target/bench-real) are built when missing: ~6, ~25 and ~10 minutes;
+#   the sized one needs ~8 GB of disk, the real one ~13 GB (and as much page cache).
 #   SKIP_STAGES=1 leaves out step 5.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 img=${1:-target/bench-image}
 b3000=${BENCH_3000:-target/bench-3000}
 sized=${BENCH_SIZED:-target/bench-sized}
+real=${BENCH_REAL:-target/bench-real}
 tdir=${CARGO_TARGET_DIR:-target}
 # cargo runs benches from the package directory: every path handed to them is absolute.
 crit="$(realpath -m "$tdir/criterion")"
@@ -29,6 +32,7 @@ load() { cut -d' ' -f1-3 /proc/loadavg; }
 [ -d "$img/rootfs" ] || testdata/factory/make-bench-db.sh "$img"
 [ -d "$b3000/oci" ] || testdata/factory/make-bench-db.sh "$b3000" --packages 3000 --compose
 [ -d "$sized/rootfs" ] || testdata/factory/make-bench-db.sh "$sized" --packages 3000 --size-profile fedora --compose
+[ -d "$real/rootfs" ] || testdata/factory/make-bench-db.sh "$real" --packages 3000 --size-profile mariner
 command -v /usr/bin/time >/dev/null || apt-get install -y -qq time >/dev/null
 cargo build --release -q -p sbom
 bin="$tdir/release/sbom"
@@ -71,7 +75,7 @@ rpm_va() { # root -> best wall seconds of 3 runs of rpm -Va
   echo "$best"
 }
 
-for root in "$b3000" "$sized"; do
+for root in ${DRIFT_IMAGES:-"$b3000" "$sized" "$real"}; do
   echo "== drift check, $root (load $(load))"
   rm -rf "$crit/limit" "$crit/limit_after" "$crit/drift"
   CRITERION_HOME="$crit" SBOM_BENCH_IMAGE="$(realpath "$root")" cargo bench -q -p sbom --bench drift -- 'limit|drift' 2>&1 \

@@ -374,9 +374,10 @@ def parse_args(argv=None):
     ap.add_argument("--out", required=True, help="output directory (rootfs/, repo/, keys/, specs/, manifest.json)")
     ap.add_argument("--packages", type=int, help="[scale] packages: synthesize N packages")
     ap.add_argument("--files-per-package", type=int, help="[scale] files_per_package (default 100)")
-    ap.add_argument("--size-profile", choices=("tiny", "fedora"),
-                    help="[scale] size_profile: data files of a few bytes (tiny, the default) or "
-                         "Fedora-like sizes (fedora: mostly small, a tail of 100 KB-10 MB; ~10 KB a file)")
+    ap.add_argument("--size-profile", choices=("tiny", "fedora", "mariner"),
+                    help="[scale] size_profile: data files of a few bytes (tiny, the default), "
+                         "Fedora-like sizes (fedora: mostly small, a tail of 100 KB-10 MB; ~10 KB a file) "
+                         "or the measured sizes of a real CBL-Mariner 2.0 image (mariner: ~43 KB a file)")
     ap.add_argument("--payload", help="override [build] payload, e.g. w0.ufdio, w1.gzdio, w19.zstdio")
     ap.add_argument("--force", action="store_true", help="replace existing outputs in --out")
     ap.add_argument("--skip-if-complete", action="store_true",
