@@ -424,17 +424,29 @@ pub fn walk_layers(
     let budget: &AtomicU64 = budget;
     std::thread::scope(|s| {
         let mut running: VecDeque<Started> = VecDeque::new();
-        let mut next = 0;
-        for (i, lref) in layers.iter().enumerate() {
-            while next < layers.len() && next <= i + ahead {
-                running.push_back(start(s, store, &layers[next], next, budget)?);
-                next += 1;
+        let mut walk = || {
+            let mut next = 0;
+            for (i, lref) in layers.iter().enumerate() {
+                while next < layers.len() && next <= i + ahead {
+                    running.push_back(start(s, store, &layers[next], next, budget)?);
+                    next += 1;
+                }
+                let st = running.pop_front().expect("layer started above");
+                let idx = st.idx;
+                finish(st, lref, limits, &mut |info, r| visit(idx, info, r))?;
             }
-            let st = running.pop_front().expect("layer started above");
-            let idx = st.idx;
-            finish(st, lref, limits, &mut |info, r| visit(idx, info, r))?;
+            Ok(())
+        };
+        let result = walk();
+        // After an error the producers started ahead still run: hang up on them and join
+        // them, so that no thread outlives the walk (a dropped handle detaches its thread;
+        // the scope waits for the closure, not for the thread's exit). Found by the
+        // `image_layer` fuzz target as a LeakSanitizer report.
+        for st in running.drain(..) {
+            drop(st.feed);
+            let _ = st.producer.join();
         }
-        Ok(())
+        result
     })
 }
 
