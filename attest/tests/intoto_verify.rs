@@ -7,7 +7,6 @@
 mod common;
 
 use std::path::Path;
-use std::process::Command;
 
 use common::*;
 
@@ -49,15 +48,7 @@ expected_materials = [["MATCH", "rootfs/*", "WITH", "PRODUCTS", "FROM", "compose
 expected_products = [["CREATE", "sbom.spdx.json"], ["DISALLOW", "*"]]
 "#;
 
-fn cp(from: &Path, to: &Path) {
-    let st = Command::new("cp")
-        .arg("-a")
-        .arg(from)
-        .arg(to)
-        .status()
-        .unwrap();
-    assert!(st.success());
-}
+use common::cp_a as cp;
 
 /// Builds the work tree and records every link with `--dsse` or not; returns nothing, the
 /// links land in `links_dir`.

@@ -14,18 +14,7 @@ use sbom::image::tree::Kind;
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
 
-fn sample_copy() -> (tempfile::TempDir, std::path::PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().join("rootfs");
-    assert!(Command::new("cp")
-        .arg("-a")
-        .arg(common::testdata("sample/rootfs"))
-        .arg(&root)
-        .status()
-        .unwrap()
-        .success());
-    (dir, root)
-}
+use common::sample_copy;
 
 fn package<'a>(
     inv: &'a sbom::inventory::Inventory,

@@ -39,13 +39,7 @@ fn composed() -> Option<(tempfile::TempDir, serde_json::Value)> {
         return None;
     }
     let dir = tempfile::tempdir().unwrap();
-    let st = Command::new("cp")
-        .arg("-a")
-        .arg(common::testdata("sample/."))
-        .arg(dir.path())
-        .status()
-        .unwrap();
-    assert!(st.success());
+    common::cp_a(&common::testdata("sample/."), dir.path());
     let out = Command::new("python3")
         .arg(common::testdata("factory/compose.py"))
         .arg("--out")
@@ -510,15 +504,7 @@ fn rpm_va(root: &Path) -> Option<BTreeMap<String, BTreeSet<Change>>> {
 
 #[test]
 fn drift_agrees_with_rpm_va() {
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().join("rootfs");
-    assert!(Command::new("cp")
-        .arg("-a")
-        .arg(common::testdata("sample/rootfs"))
-        .arg(&root)
-        .status()
-        .unwrap()
-        .success());
+    let (_dir, root) = common::sample_copy();
     // Content, mode, a deleted file, a symlink target, a %config edit, an unowned file.
     let mut f = std::fs::OpenOptions::new()
         .append(true)

@@ -7,10 +7,8 @@
 //! is never reported.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use sbom::drift::{Change, DriftError, DriftReport, FileClass, FileDrift};
-use sbom::image::Image;
 use sbom::inventory::Inventory;
 
 use crate::policy::{glob_match, Policy};
@@ -67,34 +65,20 @@ fn judge(fd: &FileDrift, policy: &Policy) -> (Status, &'static str) {
     }
 }
 
-/// Where the files to check are.
-pub enum Files<'a> {
-    /// A root filesystem directory.
-    Root(&'a Path),
-    /// A container image (its layers are streamed again to hash the content).
-    Image(&'a Image),
-    /// A root directory the caller has already walked (`sbom::drift::check_root_listing`).
-    Walked(Result<DriftReport, DriftError>),
-}
-
-/// Runs the drift check and appends its findings.
+/// Judges sbom's drift report (`sbom::drift::check_root_listing` or `check_image`; an error
+/// is an `error` finding) and appends the findings.
 ///
 /// `attested` maps overlay paths to the SHA-256 that verified image provenance names for
 /// them: a file no package owns, or a packaged file an overlay replaced, passes when its
 /// content has exactly that digest (and, for a packaged file, only its content changed).
 pub fn findings(
     inv: &Inventory,
-    files: Files,
+    checked: Result<DriftReport, DriftError>,
     policy: &Policy,
     attested: &BTreeMap<String, String>,
     image: &Subject,
     out: &mut Vec<Finding>,
 ) {
-    let checked = match files {
-        Files::Root(root) => sbom::drift::check_root(inv, root),
-        Files::Image(img) => sbom::drift::check_image(inv, img),
-        Files::Walked(r) => r,
-    };
     let report = match checked {
         Ok(r) => r,
         Err(e) => {

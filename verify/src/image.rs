@@ -284,14 +284,15 @@ fn image_checks(
     if req.verify_files {
         match &loaded.inventory {
             Some(inv) => {
-                let files = match (&loaded.image, walked.take()) {
-                    (Some(img), _) => drift_check::Files::Image(img),
-                    (None, Some(w)) => drift_check::Files::Walked(w.map(|(report, _)| report)),
-                    (None, None) => drift_check::Files::Root(req.input),
+                // A container image's layers are streamed again to hash the content.
+                let checked = match (&loaded.image, walked.take()) {
+                    (Some(img), _) => sbom::drift::check_image(inv, img),
+                    (None, Some(w)) => w.map(|(report, _)| report),
+                    (None, None) => sbom::drift::check_root(inv, req.input),
                 };
                 drift_check::findings(
                     inv,
-                    files,
+                    checked,
                     req.policy,
                     &attested_overlays,
                     image_subject,

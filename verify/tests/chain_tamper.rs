@@ -75,10 +75,7 @@ fn s(p: &Path) -> String {
     p.to_str().expect("temporary paths are UTF-8").to_owned()
 }
 
-fn cp_a(from: &Path, to: &Path) {
-    let st = Command::new("cp").arg("-a").arg(from).arg(to).status();
-    assert!(st.unwrap().success(), "cp -a {}", from.display());
-}
+use common::cp_a;
 
 /// `attest provenance` of `image` as chain.sh runs it, with fixed times; `opts` are further
 /// options (`--key` required; `--builder-id` defaults to the allowed builder).

@@ -10,13 +10,7 @@ use std::process::{Command, Output};
 /// The sample's root filesystem copied (symlinks kept) into a temp dir we may change.
 fn sample_copy() -> (tempfile::TempDir, PathBuf) {
     let tmp = tempfile::tempdir().unwrap();
-    let st = Command::new("cp")
-        .arg("-a")
-        .arg(common::sample_dir().join("rootfs"))
-        .arg(tmp.path())
-        .status()
-        .unwrap();
-    assert!(st.success());
+    common::cp_a(&common::sample_dir().join("rootfs"), tmp.path());
     let root = tmp.path().join("rootfs");
     (tmp, root)
 }

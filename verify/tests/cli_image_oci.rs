@@ -30,13 +30,7 @@ fn composed_with(compression: &str, edit: impl FnOnce(&Path)) -> Option<tempfile
         return None;
     }
     let dir = tempfile::tempdir().unwrap();
-    let st = Command::new("cp")
-        .arg("-a")
-        .arg(common::sample_dir().join("."))
-        .arg(dir.path())
-        .status()
-        .unwrap();
-    assert!(st.success());
+    common::cp_a(&common::sample_dir().join("."), dir.path());
     edit(&dir.path().join("rootfs"));
     let testdata = common::sample_dir().join("..");
     let out = Command::new("python3")

@@ -222,13 +222,7 @@ fn product_changed_between_steps_fails_match() {
     // release record it as their material.
     let t = tempfile::tempdir().unwrap();
     for d in ["repo", "overlays", "rootfs", "release", "sbom.spdx.json"] {
-        let st = std::process::Command::new("cp")
-            .arg("-a")
-            .arg(c.w().join(d))
-            .arg(t.path())
-            .status()
-            .unwrap();
-        assert!(st.success());
+        cp(&c.w().join(d), t.path());
     }
     std::fs::write(
         t.path().join("rootfs/etc/motd.d/azl"),

@@ -180,3 +180,14 @@ pub fn in_toto_verify(w: &Path, layout: &str, key: &str, links: &str) -> bool {
     );
     o.status.success()
 }
+
+/// `cp -a FROM TO` (symlinks, modes and hard links kept), asserting it worked.
+pub fn cp_a(from: &std::path::Path, to: &std::path::Path) {
+    let st = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(from)
+        .arg(to)
+        .status()
+        .expect("run cp");
+    assert!(st.success(), "cp -a {} {}", from.display(), to.display());
+}

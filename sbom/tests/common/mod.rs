@@ -49,3 +49,22 @@ pub fn read_tsv(path: &std::path::Path) -> Vec<std::collections::BTreeMap<String
         })
         .collect()
 }
+
+/// `cp -a FROM TO` (symlinks, modes and hard links kept), asserting it worked.
+pub fn cp_a(from: &std::path::Path, to: &std::path::Path) {
+    let st = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(from)
+        .arg(to)
+        .status()
+        .expect("run cp");
+    assert!(st.success(), "cp -a {} {}", from.display(), to.display());
+}
+
+/// The sample's root filesystem copied into a temporary directory a test may change.
+pub fn sample_copy() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("rootfs");
+    cp_a(&testdata("sample/rootfs"), &root);
+    (dir, root)
+}

@@ -106,3 +106,14 @@ pub fn realdata_rpm() -> Option<PathBuf> {
 pub fn sample_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/sample")
 }
+
+/// `cp -a FROM TO` (symlinks, modes and hard links kept), asserting it worked.
+pub fn cp_a(from: &std::path::Path, to: &std::path::Path) {
+    let st = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(from)
+        .arg(to)
+        .status()
+        .expect("run cp");
+    assert!(st.success(), "cp -a {} {}", from.display(), to.display());
+}

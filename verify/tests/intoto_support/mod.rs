@@ -119,7 +119,7 @@ fn sample() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/sample")
 }
 
-fn cp(from: &Path, to: &Path) {
+pub fn cp(from: &Path, to: &Path) {
     let st = Command::new("cp")
         .arg("-a")
         .arg(from)
