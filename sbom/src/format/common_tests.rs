@@ -1,8 +1,10 @@
 //! Unit tests of `format::common` (kept apart: the module is long enough on its own).
 
 use super::*;
+use crate::format::props::{FileAttrs, OneLine};
 use crate::format::{self, Format};
 use crate::inventory::{ImageSource, ImportedKey, SourceKind, Unresolved};
+use crate::package::file_flags;
 
 fn mini_inventory() -> Inventory {
     let mut a = bare_package("zlib", "1.3", "1.fc40", "x86_64", Some(1_700_000_000));

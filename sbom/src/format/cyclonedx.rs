@@ -17,7 +17,7 @@
 //!   `website` = URL when it is a plain web URL, and `properties` named
 //!   `fedora-attest:rpm:<name>` for the header data CycloneDX has no field for (header
 //!   digests, signatures and signing key ids, source RPM, build time and host, database
-//!   row, unresolved requirements, ...; see `common::package_properties`). No package
+//!   row, unresolved requirements, ...; see `props::package_properties`). No package
 //!   `hashes`: SIGMD5 and SHA256HEADER are not digests of a file the BOM describes.
 //! - Files: nested `components` of type `file` under their package, named by absolute
 //!   path, with `hashes` in the RPM's digest algorithm (SHA-224, absent from the CycloneDX
@@ -39,13 +39,14 @@ use std::fmt;
 
 use serde::{Serialize, Serializer};
 
-use super::common::{self, FileFlags, Mode, Model, SeqOf};
+use super::common::{self, Model, SeqOf};
+use super::props::{self, FileFlags, Mode};
 use crate::format::DocumentInfo;
 use crate::inventory::Inventory;
 use crate::license::License;
 use crate::package::{FileEntry, Package};
 
-// Property names for files; all start with `common::PROP_PREFIX` (checked in a test).
+// Property names for files; all start with `props::PROP_PREFIX` (checked in a test).
 const FILE_KIND: &str = "fedora-attest:rpm:file:kind";
 const FILE_MODE: &str = "fedora-attest:rpm:file:mode";
 const FILE_USER: &str = "fedora-attest:rpm:file:user";
@@ -245,7 +246,7 @@ impl Serialize for FileProps<'_> {
         use serde::ser::SerializeSeq;
         let f = self.file;
         let mut seq = s.serialize_seq(None)?;
-        let kind = common::file_kind(f);
+        let kind = props::file_kind(f);
         if kind != "regular" {
             seq.serialize_element(&Prop {
                 name: FILE_KIND,
@@ -478,7 +479,7 @@ fn build<'a>(m: &'a Model<'a>, os_ref: &'a str) -> Bom<'a> {
     }
 }
 
-fn props(v: Vec<common::Prop<'_>>) -> Vec<Property<'_>> {
+fn props(v: Vec<props::Prop<'_>>) -> Vec<Property<'_>> {
     v.into_iter()
         .map(|p| Property {
             name: p.full_name(),
@@ -503,7 +504,7 @@ mod tests {
             FILE_LINK,
             FILE_DIGEST,
         ] {
-            assert!(n.starts_with(common::PROP_PREFIX), "{n}");
+            assert!(n.starts_with(props::PROP_PREFIX), "{n}");
             assert!(
                 n.bytes()
                     .all(|b| b.is_ascii_alphanumeric() || matches!(b, b':' | b'-' | b'_')),

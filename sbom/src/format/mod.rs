@@ -8,6 +8,7 @@
 
 pub mod common;
 pub mod cyclonedx;
+pub mod props;
 pub mod spdx23;
 pub mod spdx3;
 mod spdx3_elements;

@@ -19,7 +19,7 @@
 //! - RPM header data without an SPDX field (header digests, signatures and key ids, build
 //!   host, source RPM, modularity label, database row, unresolved requirements, ...) is an
 //!   annotation of type OTHER whose comment holds one `fedora-attest:rpm:<name>=<value>`
-//!   line per property (see `common::package_properties`; `\`, CR, LF escaped as `\\`,
+//!   line per property (see `props::package_properties`; `\`, CR, LF escaped as `\\`,
 //!   `\r`, `\n`).
 //! - Files: `filesAnalyzed: false` and no SPDX File elements. SPDX 2.3 (clause 8.4)
 //!   requires a SHA-1 checksum on every File and, with `filesAnalyzed: true`, a package
@@ -43,7 +43,8 @@ use std::fmt::{self, Write as _};
 
 use serde::Serialize;
 
-use super::common::{self, Escaped, FileAttrs, Model, OneLine, Prop, PROP_PREFIX};
+use super::common::{self, Model};
+use super::props::{Escaped, FileAttrs, OneLine, Prop, PROP_PREFIX};
 use crate::format::DocumentInfo;
 use crate::inventory::Inventory;
 use crate::package::Package;

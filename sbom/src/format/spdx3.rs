@@ -44,7 +44,8 @@ use std::fmt;
 use serde::ser::{SerializeSeq, Serializer};
 use serde::Serialize;
 
-use super::common::{self, FileAttrs, Model, OneLine, SeqOf, Str, PROP_PREFIX};
+use super::common::{self, Model, SeqOf, Str};
+use super::props::{self, FileAttrs, OneLine, PROP_PREFIX};
 use super::spdx3_elements::*;
 use crate::format::DocumentInfo;
 use crate::inventory::Inventory;
@@ -532,7 +533,7 @@ impl Serialize for Graph<'_> {
                 verified_using: hashes,
                 comment: format!(
                     "owned by no installed RPM package; {}",
-                    common::unowned_line(u)
+                    props::unowned_line(u)
                 ),
             })?;
         }

@@ -3,7 +3,8 @@
 
 use serde::Serialize;
 
-use super::common::{FileAttrs, Str};
+use super::common::Str;
+use super::props::FileAttrs;
 use super::spdx3::FileId;
 
 #[derive(Serialize)]
