@@ -101,3 +101,37 @@ fn a_name_that_is_not_utf8_makes_the_listing_refuse() {
     let (bytes, _) = rootfs::listing(&root).unwrap();
     assert!(bytes.windows(10).any(|w| w == b"bad-\xff-name"));
 }
+
+#[test]
+fn a_tree_fifteen_hundred_levels_deep_gives_the_same_digest_both_ways() {
+    // Both walks used to recurse once per level and overflowed the stack (an abort, not
+    // an error) on trees like this one.
+    let (_d, root) = sample_copy();
+    let mut deep = root.join("tmp");
+    for _ in 0..1_500 {
+        deep.push("d");
+    }
+    std::fs::create_dir_all(&deep).unwrap();
+    std::fs::write(deep.join("leaf"), "at the bottom").unwrap();
+    let (plain, from) = both(&root);
+    assert_eq!(from.unwrap(), plain);
+    let (bytes, _) = rootfs::listing(&root).unwrap();
+    let leaf = format!("tmp/{}/leaf\0f\0", vec!["d"; 1_500].join("/"));
+    assert!(bytes.windows(leaf.len()).any(|w| w == leaf.as_bytes()));
+}
+
+#[test]
+fn a_path_longer_than_path_max_is_an_error_not_a_digest() {
+    use rustix::fs::{Mode, OFlags};
+    let (_d, root) = sample_copy();
+    // Made with directory-relative calls: the full path is longer than PATH_MAX.
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY;
+    let mut fd = rustix::fs::open(&root, flags, Mode::empty()).unwrap();
+    let name = "n".repeat(250);
+    for _ in 0..20 {
+        rustix::fs::mkdirat(&fd, name.as_str(), Mode::from_raw_mode(0o755)).unwrap();
+        fd = rustix::fs::openat(&fd, name.as_str(), flags, Mode::empty()).unwrap();
+    }
+    let err = rootfs::digest(&root).expect_err("no digest of an unreadable tree");
+    assert!(err.to_string().contains("PATH_MAX"), "{err}");
+}

@@ -15,6 +15,7 @@ const LIMITS: Limits = Limits {
     max_total: 8 << 20,
     max_entry: 1 << 20,
     max_entries: 4096,
+    max_tree: 64 << 20,
 };
 
 fuzz_target!(|data: &[u8]| {

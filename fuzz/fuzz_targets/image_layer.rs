@@ -18,6 +18,7 @@ const LIMITS: Limits = Limits {
     max_total: 8 << 20,
     max_entry: 1 << 20,
     max_entries: 4096,
+    max_tree: 64 << 20,
 };
 const SEPARATOR: &[u8] = b"\n--LAYER--\n";
 

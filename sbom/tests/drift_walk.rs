@@ -1,8 +1,9 @@
 //! The parallel root walk of `--verify-files` (sbom/src/drift/walk.rs) on a copy of the
 //! committed sample root: one changed byte is found, hard links hash once yet each link gets
 //! the algorithms it needs, symlinks (to directories, outside the root, dangling) are read and
-//! never followed, a FIFO is reported without being opened, and nothing outside the root is
-//! read.
+//! never followed, a FIFO is reported without being opened, nothing outside the root is
+//! read, a tree thousands of levels deep is walked without overflowing the stack, and a
+//! path longer than PATH_MAX is refused.
 
 mod common;
 
@@ -125,4 +126,67 @@ fn a_missing_root_is_an_error_naming_it() {
     let inv = sbom::scan::scan_root(&common::testdata("sample/rootfs")).unwrap();
     let e = drift::check_root(&inv, Path::new("/nonexistent/sbom-root")).unwrap_err();
     assert!(e.to_string().contains("/nonexistent/sbom-root"), "{e}");
+}
+
+/// `levels` nested directories named `name` below `root/tmp`, made with directory-relative
+/// calls (the full path may exceed PATH_MAX), with `leaf` written in the deepest one.
+/// Returns the deepest directory's path relative to the root.
+fn nest(root: &Path, name: &str, levels: usize, leaf: &[u8]) -> String {
+    use rustix::fs::{Mode, OFlags};
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY;
+    std::fs::create_dir_all(root.join("tmp")).unwrap();
+    let mut fd = rustix::fs::open(root.join("tmp"), flags, Mode::empty()).unwrap();
+    for _ in 0..levels {
+        rustix::fs::mkdirat(&fd, name, Mode::from_raw_mode(0o755)).unwrap();
+        fd = rustix::fs::openat(&fd, name, flags, Mode::empty()).unwrap();
+    }
+    let file = rustix::fs::openat(
+        &fd,
+        "leaf",
+        OFlags::WRONLY | OFlags::CREATE,
+        Mode::from_raw_mode(0o644),
+    )
+    .unwrap();
+    rustix::io::write(&file, leaf).unwrap();
+    format!("tmp/{}", vec![name; levels].join("/"))
+}
+
+#[test]
+fn a_tree_two_thousand_levels_deep_is_walked_to_the_bottom() {
+    // A recursive walk overflowed rayon's 2 MiB stacks between 500 and 1,000 levels (the
+    // process aborted); now a walk queues what lies 64 levels below its start.
+    let (_dir, root) = sample_copy();
+    let inv = sbom::scan::scan_root(&root).unwrap();
+    let base = drift::check_root(&inv, &root).unwrap();
+    let deep = nest(&root, "d", 2_000, b"at the bottom");
+    let d = drift::check_root(&inv, &root).unwrap();
+    let leaf = format!("/{deep}/leaf");
+    let found = d
+        .unowned
+        .iter()
+        .find(|u| u.path == leaf)
+        .expect("the deepest file");
+    let want = hex::encode(Sha256::digest(b"at the bottom"));
+    assert_eq!(found.sha256.as_deref(), Some(want.as_str()));
+    assert_eq!(d.unowned.len(), base.unowned.len() + 1);
+    assert_eq!(d.files_hashed, base.files_hashed + 1);
+}
+
+#[test]
+fn a_path_longer_than_path_max_is_refused_naming_it() {
+    let (_dir, root) = sample_copy();
+    let inv = sbom::scan::scan_root(&root).unwrap();
+    // 25 levels of 200-byte names: 5,029 bytes, 23 levels (4,627) are already too long.
+    let name = "n".repeat(200);
+    nest(&root, &name, 25, b"x");
+    let e = drift::check_root(&inv, &root).unwrap_err();
+    match &e {
+        drift::DriftError::PathTooLong { prefix, len, max } => {
+            // The first 120 bytes of the path, not all of its kilobytes.
+            assert_eq!(prefix.as_str(), &format!("tmp/{name}")[..120]);
+            assert!(*len > *max && *max == 4094, "{len} {max}");
+        }
+        other => panic!("expected PathTooLong, got {other}"),
+    }
+    assert!(e.to_string().contains("PATH_MAX"), "{e}");
 }

@@ -337,6 +337,84 @@ fn refuse(layers: &[Vec<u8>], lie: Option<usize>, limits: Limits) -> ImageError 
 }
 
 #[test]
+fn paths_longer_than_path_max_are_refused_and_deep_ones_read() {
+    // 2,000 one-byte components: 4,000 bytes, the deepest a real tree can be; read back.
+    let deep = vec!["d"; 2_000].join("/") + "/leaf";
+    let dir = tempfile::tempdir().unwrap();
+    oci_layout(
+        dir.path(),
+        &[gzip(&tar_of(&[Entry::File(&deep, b"bottom")]))],
+        None,
+    );
+    let img = Image::open(dir.path(), None, Limits::default()).expect("a deep path opens");
+    assert_eq!(img.read_file(&deep, 10).unwrap().unwrap().1, b"bottom");
+
+    // 2,100 components (4,200 bytes): would be 2,100 implicit directories, and no program
+    // could open the file by name. The error prints the path's start, not all of it.
+    let long = vec!["d"; 2_100].join("/");
+    let e = refuse(
+        &[gzip(&tar_of(&[Entry::File(&long, b"x")]))],
+        None,
+        Limits::default(),
+    );
+    match &e {
+        ImageError::Hostile { path, reason, .. } => {
+            assert!(reason.contains("PATH_MAX"), "{reason}");
+            assert!(path.len() < 130 && path.starts_with("d/d/d/"), "{path}");
+        }
+        other => panic!("expected Hostile, got {other}"),
+    }
+
+    // A short entry path that grows past PATH_MAX through a symlinked parent.
+    let target = vec!["d"; 2_000].join("/");
+    let through = format!("s/{}f", "x/".repeat(100));
+    let e = refuse(
+        &[gzip(&tar_of(&[
+            Entry::Link("s", &target),
+            Entry::File(&through, b"x"),
+        ]))],
+        None,
+        Limits::default(),
+    );
+    assert!(
+        matches!(&e, ImageError::Hostile { reason, .. } if reason.contains("resolves through symlinks")),
+        "{e}"
+    );
+
+    // Deep paths under 20 distinct top directories: 1,000 implicit directories each, ~22 MB
+    // of tree from a layer of 80 KB. An 8 MiB tree limit refuses it; the default opens it.
+    let names: Vec<String> = (0..20)
+        .map(|i| format!("top{i}/{}f", "d/".repeat(999)))
+        .collect();
+    let entries: Vec<Entry> = names.iter().map(|n| Entry::File(n, b"x")).collect();
+    let layer = gzip(&tar_of(&entries));
+    let small = Limits {
+        max_tree: 8 << 20,
+        ..Limits::default()
+    };
+    let e = refuse(std::slice::from_ref(&layer), None, small);
+    assert!(
+        matches!(&e, ImageError::TooLarge { what, limit } if what.contains("file tree") && *limit == 8 << 20),
+        "{e}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    oci_layout(dir.path(), &[layer], None);
+    Image::open(dir.path(), None, Limits::default()).expect("within the default tree limit");
+
+    // A symlink target longer than Linux stores.
+    let target = "t/".repeat(2_500);
+    let e = refuse(
+        &[gzip(&tar_of(&[Entry::Link("usr/long", &target)]))],
+        None,
+        Limits::default(),
+    );
+    assert!(
+        matches!(&e, ImageError::Hostile { reason, .. } if reason.contains("link target 5000 bytes")),
+        "{e}"
+    );
+}
+
+#[test]
 fn hostile_archives_are_refused() {
     let ok = gzip(&tar_of(&[Entry::File("etc/hostname", b"x\n")]));
     let good = tempfile::tempdir().unwrap();

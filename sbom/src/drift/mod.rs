@@ -191,6 +191,19 @@ pub enum DriftError {
     },
     #[error(transparent)]
     Image(#[from] crate::image::ImageError),
+    /// No package can own such a path and no program can open it by name: only a hostile
+    /// or broken tree has one, and walking it would cost memory quadratic in its depth.
+    #[error(
+        "{prefix}...: a path {len} bytes long below the root, where PATH_MAX (4096, with the \
+         leading / and the NUL) allows {max}; refused: no package can own it and no program \
+         can open it by name"
+    )]
+    PathTooLong {
+        /// The path's first bytes (the whole of it may be tens of kilobytes).
+        prefix: String,
+        len: usize,
+        max: usize,
+    },
 }
 
 /// Which digests a file's content needs: the owning packages' algorithms, or SHA-256 and

@@ -13,9 +13,12 @@
 //!
 //! `rustix` gives these calls without `unsafe`; std has no `openat`/`fstatat`.
 //!
-//! Invariant: nothing outside the root is opened: every call is relative to a directory
+//! Invariants: nothing outside the root is opened: every call is relative to a directory
 //! descriptor opened with `O_NOFOLLOW` below the root, names come from `getdents` (never
-//! `..`), and symlinks are read, never followed.
+//! `..`), and symlinks are read, never followed. The stack does not grow with the tree's
+//! depth: a directory [`DEFER_DEPTH`] levels below where its walk started is queued and
+//! walked later from the top (a 1,000-level tree overflowed the stack before), and a path
+//! longer than [`MAX_PATH`] is refused, which also bounds the memory the paths take.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -31,7 +34,11 @@ use rustix::fs::{AtFlags, Dir, FileType, Mode, OFlags, Stat};
 
 use super::observe::{hash_open_file, Digests, Names, Observed};
 use super::{DriftError, Need, Observation, Owners};
-use crate::image::tree::Kind;
+use crate::image::tree::{path_prefix, Kind, MAX_PATH};
+
+/// Levels one walk descends before queueing a directory for a fresh walk: ~3 KiB of stack
+/// a level, against rayon's 2 MiB worker stacks (real trees are at most ~30 levels deep).
+const DEFER_DEPTH: usize = 64;
 
 /// A multiply-linked file, hashed after the walk once all its links are known.
 struct Linked {
@@ -66,6 +73,8 @@ struct Ctx<'a> {
     /// Finished batches (one per directory): one lock per directory, not per file.
     unowned: Mutex<Vec<Vec<(String, Observed)>>>,
     linked: Mutex<Vec<Linked>>,
+    /// Directories left for a fresh walk ([`DEFER_DEPTH`]), open, with their paths.
+    deferred: Mutex<Vec<(OwnedFd, String)>>,
 }
 
 fn io_err(ctx: &Ctx, rel: &str, e: rustix::io::Errno) -> DriftError {
@@ -73,6 +82,16 @@ fn io_err(ctx: &Ctx, rel: &str, e: rustix::io::Errno) -> DriftError {
         path: ctx.root.join(rel).display().to_string(),
         source: e.into(),
     }
+}
+
+/// `dir/name` would be longer than [`MAX_PATH`].
+fn too_long(dir: &str, name: &str) -> Option<DriftError> {
+    let len = dir.len() + 1 + name.len();
+    (len > MAX_PATH).then(|| DriftError::PathTooLong {
+        prefix: path_prefix(dir).to_owned(),
+        len,
+        max: MAX_PATH,
+    })
 }
 
 fn join(dir: &str, name: &str) -> String {
@@ -210,8 +229,9 @@ thread_local! {
     static REL: RefCell<String> = const { RefCell::new(String::new()) };
 }
 
-/// Walks the directory open as `fd` (relative path `rel`, "" for the root).
-fn walk_dir(ctx: &Ctx, fd: OwnedFd, rel: &str) -> Result<(), DriftError> {
+/// Walks the directory open as `fd` (relative path `rel`, "" for the root), `depth`
+/// levels below where this walk started.
+fn walk_dir(ctx: &Ctx, fd: OwnedFd, rel: &str, depth: usize) -> Result<(), DriftError> {
     let mut dir = Dir::new(fd).map_err(|e| io_err(ctx, rel, e))?;
     // All names of the directory in one buffer (NUL-terminated), not one allocation each.
     let mut buf: Vec<u8> = Vec::new();
@@ -251,7 +271,11 @@ fn walk_dir(ctx: &Ctx, fd: OwnedFd, rel: &str) -> Result<(), DriftError> {
                     let name = name_at(s, e);
                     REL.with(|b| {
                         let mut b = b.borrow_mut();
-                        join_into(&mut b, rel, &name_str(ctx, name));
+                        let lossy = name_str(ctx, name);
+                        if let Some(e) = too_long(rel, &lossy) {
+                            return Err(e);
+                        }
+                        join_into(&mut b, rel, &lossy);
                         entry(ctx, dfd, name, &b, ft)
                     })
                 })
@@ -260,13 +284,24 @@ fn walk_dir(ctx: &Ctx, fd: OwnedFd, rel: &str) -> Result<(), DriftError> {
         || {
             subdirs.into_par_iter().try_for_each(|(s, e, _)| {
                 let name = name_at(s, e);
-                let r = join(rel, &name_str(ctx, name));
+                let lossy = name_str(ctx, name);
+                if let Some(e) = too_long(rel, &lossy) {
+                    return Err(e);
+                }
+                let r = join(rel, &lossy);
                 let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
                 let sub = rustix::fs::openat(dfd, name, flags, Mode::empty())
                     .map_err(|e| io_err(ctx, &r, e))?;
                 let st = rustix::fs::fstat(&sub).map_err(|e| io_err(ctx, &r, e))?;
                 let obs = observed(ctx, &st);
-                walk_dir(ctx, sub, &r)?;
+                if depth + 1 < DEFER_DEPTH {
+                    walk_dir(ctx, sub, &r, depth + 1)?;
+                } else {
+                    ctx.deferred
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push((sub, r.clone()));
+                }
                 match ctx.own.lookup(&r).1 {
                     Some(slot) => {
                         let _ = ctx.owned[slot as usize].set(obs);
@@ -326,13 +361,23 @@ pub fn observe_root(root: &Path, own: &Owners<'_>, extra: Need) -> Result<Observ
         lossy: AtomicBool::new(false),
         unowned: Mutex::new(Vec::new()),
         linked: Mutex::new(Vec::new()),
+        deferred: Mutex::new(Vec::new()),
     };
     let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
     let fd = rustix::fs::open(root, flags, Mode::empty()).map_err(|e| DriftError::Io {
         path: root.display().to_string(),
         source: e.into(),
     })?;
-    walk_dir(&ctx, fd, "")?;
+    walk_dir(&ctx, fd, "", 0)?;
+    loop {
+        let batch = std::mem::take(&mut *ctx.deferred.lock().unwrap_or_else(|e| e.into_inner()));
+        if batch.is_empty() {
+            break;
+        }
+        batch
+            .into_par_iter()
+            .try_for_each(|(fd, rel)| walk_dir(&ctx, fd, &rel, 0))?;
+    }
     let Ctx {
         owned,
         files,

@@ -19,7 +19,7 @@ use std::thread::{Scope, ScopedJoinHandle};
 
 use super::blobs::{Digest, Hasher, Store};
 use super::manifest::LayerRef;
-use super::tree::Kind;
+use super::tree::{path_prefix, Kind, MAX_LINK, MAX_PATH};
 use super::{ImageError, Limits};
 
 /// Decompressed bytes per chunk handed from the producer to the tar walk.
@@ -538,10 +538,24 @@ fn classify(e: &tar::Entry<'_, impl Read>, index: u32) -> Result<EntryInfo, Stri
     let bytes = e.path_bytes();
     let raw = String::from_utf8_lossy(&bytes);
     let path = normalize(&raw).map_err(|r| format!("{raw:?}: {r}"))?;
+    if path.len() > MAX_PATH {
+        return Err(format!(
+            "a path {} bytes long, where PATH_MAX (4096, with the leading / and the NUL) \
+             allows {MAX_PATH}: no package can own it and no program can open it by name",
+            path.len()
+        ));
+    }
     let (dir, base) = super::tree::split_parent(&path);
     let link = e
         .link_name_bytes()
         .map(|l| String::from_utf8_lossy(&l).into_owned());
+    if let Some(l) = link.as_deref().filter(|l| l.len() > MAX_LINK) {
+        return Err(format!(
+            "a link target {} bytes long ({}...), longer than Linux allows ({MAX_LINK})",
+            l.len(),
+            path_prefix(l)
+        ));
+    }
     use tar::EntryType as T;
     let et = h.entry_type();
     let (kind, path) = if base == ".wh..wh..opq" {
@@ -631,7 +645,14 @@ fn walk_tar(
         let mut info = classify(&e, index).map_err(|reason| ImageError::Hostile {
             what: what.to_owned(),
             entry: n,
-            path: String::from_utf8_lossy(&e.path_bytes()).into_owned(),
+            path: {
+                let p = String::from_utf8_lossy(&e.path_bytes()).into_owned();
+                if p.len() > MAX_PATH {
+                    format!("{}...", path_prefix(&p))
+                } else {
+                    p
+                }
+            },
             reason,
         })?;
         let size = info.size;

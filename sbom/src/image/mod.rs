@@ -38,6 +38,10 @@ pub struct Limits {
     pub max_entry: u64,
     /// Tar entries in one layer (default 10 million): bounds the in-memory tree.
     pub max_entries: u64,
+    /// Memory the merged file tree may take, by [`Tree::footprint`] (default 4 GiB, ~250
+    /// bytes a file: a 10-million-file image fits, while a small layer of deep paths, each
+    /// adding up to 2,000 implicit directories, cannot grow into tens of gigabytes).
+    pub max_tree: u64,
 }
 
 impl Default for Limits {
@@ -46,6 +50,7 @@ impl Default for Limits {
             max_total: 16 << 30,
             max_entry: 4 << 30,
             max_entries: 10_000_000,
+            max_tree: 4 << 30,
         }
     }
 }
@@ -72,7 +77,7 @@ pub enum ImageError {
     },
     #[error("{path}: {reason}")]
     Platform { path: String, reason: String },
-    #[error("{what}: refused, larger than the limit of {limit} (see --max-image-bytes/--max-entry-bytes)")]
+    #[error("{what}: refused, larger than the limit of {limit} (limits: --max-image-bytes, --max-entry-bytes; docs/images.md)")]
     TooLarge { what: String, limit: u64 },
     #[error("{what}: entry {entry} ({path:?}): refused: {reason}")]
     Hostile {
@@ -235,7 +240,17 @@ impl Image {
                         v,
                     );
                 }
-                appliers[i].apply(&mut tree, info)
+                appliers[i].apply(&mut tree, info)?;
+                if tree.footprint() as u64 > limits.max_tree {
+                    return Err(ImageError::TooLarge {
+                        what: format!(
+                            "{}: the in-memory file tree (paths and implicit directories)",
+                            appliers[i].what
+                        ),
+                        limit: limits.max_tree,
+                    });
+                }
+                Ok(())
             },
         )?;
         // Keep only what the final tree still points to.
@@ -422,6 +437,17 @@ impl Applier {
         };
         let path = joined.unwrap_or_else(|| std::mem::take(&mut e.path));
         let fail = |path: &str, reason: String| hostile(&self.what, e.index, path, reason);
+        if path.len() > tree::MAX_PATH {
+            // The entry's own path was checked; through a symlinked parent it grew.
+            return Err(fail(
+                &format!("{}...", tree::path_prefix(&path)),
+                format!(
+                    "resolves through symlinks to a path {} bytes long, where PATH_MAX allows {}",
+                    path.len(),
+                    tree::MAX_PATH
+                ),
+            ));
+        }
         match std::mem::replace(&mut e.kind, EntryKind::Skip) {
             EntryKind::Skip => {}
             EntryKind::Whiteout => {

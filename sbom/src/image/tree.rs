@@ -5,9 +5,29 @@
 //! Invariants: keys are normalized relative paths (`usr/bin/bash`: no leading `/`, no `.`
 //! or `..` component, no empty component); every ancestor of a key is a directory node;
 //! resolving a path never leaves the root (a symlink that climbs above it is an error,
-//! never clamped silently and never followed out).
+//! never clamped silently and never followed out); no key is longer than [`MAX_PATH`], and
+//! [`Tree::footprint`] counts every key ever added, so a reader can bound the tree's memory
+//! (deep paths add one implicit directory per component).
 
 use std::collections::BTreeMap;
+
+/// Longest relative path an image may hold: Linux's PATH_MAX (4096) less the leading `/`
+/// and the NUL of the absolute path. No package can own a longer path and no program can
+/// open one by name; without this bound one 64 KiB tar path of 1-byte components would
+/// make 32,000 implicit directories whose keys total a gigabyte.
+pub const MAX_PATH: usize = 4094;
+
+/// Longest symlink target Linux stores (PATH_MAX less the NUL).
+pub const MAX_LINK: usize = 4095;
+
+/// The first bytes of a path too long to print whole, cut at a character boundary.
+pub fn path_prefix(path: &str) -> &str {
+    let mut cut = 120.min(path.len());
+    while !path.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    &path[..cut]
+}
 
 /// What kind of file system object a node is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -97,7 +117,12 @@ pub enum ResolveError {
 #[derive(Debug, Default, Clone)]
 pub struct Tree {
     pub nodes: BTreeMap<String, Node>,
+    /// Bytes of every key ever added plus [`NODE_COST`] each (removals not subtracted).
+    added: usize,
 }
+
+/// What one node costs besides its key, roughly: the `Node` and its share of the map.
+pub const NODE_COST: usize = 128;
 
 /// Splits `target` (a symlink target found at `dir`) into normalized components relative
 /// to the root. An absolute target starts at the image root. `None` when `..` climbs
@@ -205,9 +230,18 @@ impl Tree {
             .next()
             .is_some_and(|(k, _)| k.starts_with(&prefix));
         if removed && orphans {
-            self.nodes
-                .insert(path.to_owned(), Node::implicit_dir(layer));
+            self.add(path.to_owned(), Node::implicit_dir(layer));
         }
+    }
+
+    /// Approximate memory the tree has taken: keys and nodes ever added.
+    pub fn footprint(&self) -> usize {
+        self.added
+    }
+
+    fn add(&mut self, key: String, node: Node) {
+        self.added = self.added.saturating_add(key.len() + NODE_COST);
+        self.nodes.insert(key, node);
     }
 
     /// Removes the descendants of `dir` (all of them, or those below `layer`).
@@ -243,9 +277,7 @@ impl Tree {
             match self.nodes.get(dir) {
                 Some(n) if n.kind == Kind::Dir => {}
                 Some(_) => return Err(ResolveError::NotDir(dir.to_owned())),
-                None => {
-                    self.nodes.insert(dir.to_owned(), Node::implicit_dir(layer));
-                }
+                None => self.add(dir.to_owned(), Node::implicit_dir(layer)),
             }
             end += i + 1;
         }
@@ -267,6 +299,7 @@ impl Tree {
         match self.nodes.entry(path) {
             Entry::Vacant(v) => {
                 // Only a directory has children, so a new key has none to drop.
+                self.added = self.added.saturating_add(v.key().len() + NODE_COST);
                 v.insert(node);
             }
             Entry::Occupied(mut o) => {
