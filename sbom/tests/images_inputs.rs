@@ -129,6 +129,38 @@ fn multi_platform(dir: &Path) -> (String, String) {
     )
 }
 
+#[test]
+fn an_index_multiplying_nested_indexes_is_read_once_each() {
+    // index.json lists one nested index 50 times, which lists the next 50 times, 4 deep:
+    // followed blindly that is 50^5 manifest reads (this test hung before); each nested
+    // index is now read once, so the one image is found at once.
+    let dir = tempfile::tempdir().unwrap();
+    let amd = image(
+        dir.path(),
+        &[(GZIP, gzip(&file_layer(&[("etc/hostname", b"x\n")])))],
+        ("linux", "amd64", None),
+    );
+    let mut level = vec![amd.clone()];
+    for _ in 0..4 {
+        let idx = json!({"schemaVersion": 2, "mediaType": INDEX, "manifests": level});
+        let (d, s) = put(dir.path(), idx.to_string().as_bytes());
+        level = vec![json!({"mediaType": INDEX, "digest": d, "size": s}); 50];
+    }
+    write_layout(dir.path(), level);
+    let img = Image::open(dir.path(), None, Limits::default()).expect("one image");
+    assert_eq!(img.manifest_digest.as_deref(), amd["digest"].as_str());
+
+    // More manifests than any real index offers are refused, not read one by one.
+    let many = vec![amd; 1025];
+    let dir2 = tempfile::tempdir().unwrap();
+    write_layout(dir2.path(), many);
+    let e = Image::open(dir2.path(), None, Limits::default()).expect_err("refused");
+    assert!(
+        matches!(&e, ImageError::TooLarge { what, limit: 1024 } if what.contains("manifests")),
+        "{e}"
+    );
+}
+
 fn platform(s: &str) -> Platform {
     Platform::parse(s).unwrap()
 }

@@ -13,6 +13,10 @@ use super::ImageError;
 /// Largest JSON document (index, manifest, config) we read.
 pub const JSON_LIMIT: u64 = 16 << 20;
 
+/// Most image manifests an index (with its nested indexes) may offer. Real multi-platform
+/// indexes list a few dozen; each one listed is read and hashed to choose a platform.
+pub const MAX_MANIFESTS: usize = 1024;
+
 const INDEX_TYPES: [&str; 2] = [
     "application/vnd.oci.image.index.v1+json",
     "application/vnd.docker.distribution.manifest.list.v2+json",
@@ -167,7 +171,8 @@ pub fn select_oci(store: &Store, want: Option<&Platform>) -> Result<Selected, Im
             })?;
     let index: Index = parse_json(&bytes, "index.json")?;
     let mut cands = Vec::new();
-    collect(store, &index, "index.json", 0, &mut cands)?;
+    let mut seen = std::collections::HashSet::new();
+    collect(store, &index, "index.json", 0, &mut seen, &mut cands)?;
     let mut resolved = Vec::new();
     for d in cands {
         let dg = digest(&d.digest, "index.json")?;
@@ -218,11 +223,16 @@ pub fn select_oci(store: &Store, want: Option<&Platform>) -> Result<Selected, Im
     })
 }
 
+/// The manifests an index offers, through nested indexes. Each nested index is read once
+/// (`seen`, by digest) and the manifests are capped at [`MAX_MANIFESTS`]: an index listing
+/// the same nested index many times, nested 4 deep, would otherwise multiply into billions
+/// of reads.
 fn collect(
     store: &Store,
     index: &Index,
     what: &str,
     depth: usize,
+    seen: &mut std::collections::HashSet<String>,
     out: &mut Vec<Descriptor>,
 ) -> Result<(), ImageError> {
     if depth > 4 {
@@ -234,10 +244,19 @@ fn collect(
     for d in &index.manifests {
         if INDEX_TYPES.contains(&d.media_type.as_str()) {
             let dg = digest(&d.digest, what)?;
+            if !seen.insert(dg.to_string()) {
+                continue;
+            }
             let nested: Index =
                 parse_json(&store.read_blob(&dg, d.size, JSON_LIMIT)?, &dg.to_string())?;
-            collect(store, &nested, &dg.to_string(), depth + 1, out)?;
+            collect(store, &nested, &dg.to_string(), depth + 1, seen, out)?;
         } else if MANIFEST_TYPES.contains(&d.media_type.as_str()) || d.media_type.is_empty() {
+            if out.len() == MAX_MANIFESTS {
+                return Err(ImageError::TooLarge {
+                    what: format!("{what}: image manifests offered by the index"),
+                    limit: MAX_MANIFESTS as u64,
+                });
+            }
             out.push(d.clone());
         }
     }
