@@ -424,3 +424,54 @@ fn a_sqlite_database_with_pending_wal_changes_is_refused() {
     std::fs::write(dir.path().join("rpmdb.sqlite-wal"), b"").unwrap();
     assert_eq!(rpmdb::read_headers(&db, DbFormat::Sqlite).unwrap().len(), 9);
 }
+
+/// A sqlite file made by the SQL `script`.
+fn sqlite_with(script: &str) -> (tempfile::TempDir, PathBuf) {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("rpmdb.sqlite");
+    rusqlite::Connection::open(&p)
+        .unwrap()
+        .execute_batch(script)
+        .unwrap();
+    (d, p)
+}
+
+#[test]
+fn sqlite_tables_that_are_not_rpms_are_refused_before_any_row_is_read() {
+    // rpm's own schema reads (the row's blob is then a bad header, which is decode's job).
+    let (_d, ok) = sqlite_with(
+        "CREATE TABLE Packages (hnum INTEGER PRIMARY KEY AUTOINCREMENT, blob BLOB NOT NULL);
+         INSERT INTO Packages VALUES (1, x'00');",
+    );
+    assert_eq!(rpmdb::sqlite::read_blobs(&ok).unwrap()[0].blob, [0]);
+    // A generated blob: 250 MB per row computed from an 8 KB file (the audit's abort).
+    let (_d, generated) = sqlite_with(
+        "CREATE TABLE Packages (hnum INTEGER PRIMARY KEY,
+           blob BLOB GENERATED ALWAYS AS (zeroblob(250000000)) VIRTUAL);
+         INSERT INTO Packages (hnum) VALUES (1);",
+    );
+    let e = rpmdb::sqlite::read_blobs(&generated)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("hidden or generated"), "{e}");
+    // hnum not the primary key: duplicate rows possible (quadratic identifier work later).
+    let (_d, no_pk) = sqlite_with(
+        "CREATE TABLE Packages (hnum INTEGER, blob BLOB);
+         INSERT INTO Packages VALUES (1, x'00'), (1, x'00');",
+    );
+    let e = rpmdb::sqlite::read_blobs(&no_pk).unwrap_err().to_string();
+    assert!(
+        e.contains("not rpm's") && e.contains("hnum INTEGER, blob BLOB"),
+        "{e}"
+    );
+    // A blob longer than any header rpm can write is refused without fetching it.
+    let (_d, huge) = sqlite_with(
+        "CREATE TABLE Packages (hnum INTEGER PRIMARY KEY, blob BLOB NOT NULL);
+         INSERT INTO Packages VALUES (7, zeroblob(300000000));",
+    );
+    let e = rpmdb::sqlite::read_blobs(&huge).unwrap_err().to_string();
+    assert!(
+        e.contains("row 7") && e.contains("300000000-byte blob"),
+        "{e}"
+    );
+}

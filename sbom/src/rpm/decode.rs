@@ -160,6 +160,31 @@ fn parallel<T>(tag: u32, v: Vec<T>, n: usize) -> Result<Vec<T>, HeaderError> {
     Ok(v)
 }
 
+/// How much memory a header's files may decode to, as a multiple of the header's size.
+/// A real package's header spends over 100 bytes a file (a 65-byte digest alone) and
+/// decodes to about 3 times its size; a hostile one can list a million empty names in one
+/// 4,000-byte directory (2 GB of paths from 2.5 MB) or millions of files of 5 bytes each.
+const MAX_EXPANSION: usize = 16;
+
+/// What one decoded file costs besides its path: the `FileEntry` and its small strings.
+const FILE_COST: usize = std::mem::size_of::<FileEntry>() + 32;
+
+fn expansion_check(h: &Header, n: usize, path_bytes: usize) -> Result<(), HeaderError> {
+    let cost = n.saturating_mul(FILE_COST).saturating_add(path_bytes);
+    let budget = h.blob_len().saturating_mul(MAX_EXPANSION);
+    if cost > budget {
+        return Err(bad(
+            t::BASENAMES,
+            format!(
+                "{n} files with {path_bytes} bytes of paths would take {cost} bytes from a \
+                 {}-byte header, over {MAX_EXPANSION} times its size: refused as hostile",
+                h.blob_len()
+            ),
+        ));
+    }
+    Ok(())
+}
+
 fn files(h: &Header, algo: DigestAlgo) -> Result<Vec<FileEntry>, HeaderError> {
     let paths: Vec<String> = if h.has(t::BASENAMES) {
         let base = h.strings(t::BASENAMES)?;
@@ -171,6 +196,13 @@ fn files(h: &Header, algo: DigestAlgo) -> Result<Vec<FileEntry>, HeaderError> {
                 format!("{} entries for {} files", idx.len(), base.len()),
             ));
         }
+        // Priced before any path is built.
+        let path_bytes = base
+            .iter()
+            .zip(&idx)
+            .map(|(b, &i)| b.len() + dirs.get(i as usize).map_or(0, |d| d.len()))
+            .fold(0usize, usize::saturating_add);
+        expansion_check(h, base.len(), path_bytes)?;
         base.iter()
             .zip(&idx)
             .map(|(b, &i)| {
@@ -187,11 +219,10 @@ fn files(h: &Header, algo: DigestAlgo) -> Result<Vec<FileEntry>, HeaderError> {
             })
             .collect::<Result<_, HeaderError>>()?
     } else {
-        // Pre-4.0 headers list whole paths.
-        h.strings(t::OLDFILENAMES)?
-            .into_iter()
-            .map(Cow::into_owned)
-            .collect()
+        // Pre-4.0 headers list whole paths (no more bytes than the header holds).
+        let names = h.strings(t::OLDFILENAMES)?;
+        expansion_check(h, names.len(), 0)?;
+        names.into_iter().map(Cow::into_owned).collect()
     };
     let n = paths.len();
     if n == 0 {
@@ -369,6 +400,69 @@ mod tests {
         assert_eq!(err.row, 7);
         assert_eq!(err.name.as_deref(), Some("hello"));
         assert!(err.to_string().contains("DIRINDEXES"), "{err}");
+    }
+
+    /// A header of `n` files, all named `base` in one directory `dir`; with `attrs`, each
+    /// with the owner, mode, size, time and SHA-256 every real package stores.
+    fn one_dir_blob(dir: &str, base: &str, n: usize, attrs: bool) -> Vec<u8> {
+        let c = n as u32;
+        let mut e = vec![
+            (t::NAME, TagType::String, 1, s("many")),
+            (t::VERSION, TagType::String, 1, s("1")),
+            (t::RELEASE, TagType::String, 1, s("1")),
+            (
+                t::BASENAMES,
+                TagType::StringArray,
+                c,
+                strings(&vec![base; n]),
+            ),
+            (t::DIRNAMES, TagType::StringArray, 1, s(dir)),
+            (t::DIRINDEXES, TagType::Int32, c, vec![0u8; 4 * n]),
+        ];
+        if attrs {
+            let digest = "ab".repeat(32);
+            e.extend([
+                (t::FILEMODES, TagType::Int16, c, [0x81, 0xa4].repeat(n)),
+                (t::FILESIZES, TagType::Int32, c, vec![0u8; 4 * n]),
+                (t::FILEMTIMES, TagType::Int32, c, vec![0u8; 4 * n]),
+                (
+                    t::FILEDIGESTS,
+                    TagType::StringArray,
+                    c,
+                    strings(&vec![digest.as_str(); n]),
+                ),
+                (
+                    t::FILEUSERNAME,
+                    TagType::StringArray,
+                    c,
+                    strings(&vec!["root"; n]),
+                ),
+                (
+                    t::FILEGROUPNAME,
+                    TagType::StringArray,
+                    c,
+                    strings(&vec!["root"; n]),
+                ),
+                (t::FILEDIGESTALGO, TagType::Int32, 1, u32s(&[8])),
+            ]);
+        }
+        build(&e)
+    }
+
+    #[test]
+    fn files_decoding_to_far_more_than_the_header_are_refused() {
+        // 10,000 empty names in one 4,000-byte directory: 40 MB of paths from a 50 KB
+        // header (the audit's 2.5 MB database took 2 GB this way).
+        let blob = one_dir_blob(&format!("/{}/", "d".repeat(3998)), "", 10_000, false);
+        let err = decode(1, &blob).unwrap_err();
+        assert!(err.to_string().contains("refused as hostile"), "{err}");
+        // As many ordinary files decode: the bound is a ratio, not a count.
+        let p = decode(
+            1,
+            &one_dir_blob("/usr/share/doc/many/", "README.md", 10_000, true),
+        )
+        .unwrap();
+        assert_eq!(p.files.len(), 10_000);
     }
 
     #[test]

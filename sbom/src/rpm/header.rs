@@ -168,6 +168,11 @@ impl<'a> Header<'a> {
         let data_start = 8 + ENTRY_SIZE * il as usize;
         let data = &blob[data_start..];
         let mut entries = Vec::with_capacity(il as usize);
+        // rpm's hdrblobVerifyInfo: in index order (the region tag aside, whose data is the
+        // trailer at the region's end), each entry's data starts at or after the end of the
+        // one before. It also makes checking O(dl): a string is never scanned twice, where
+        // 65,535 entries all at offset 0 cost il x dl (16 s for a 1.3 MB header).
+        let mut end = 0usize;
         for index in 0..il as usize {
             let at = 8 + index * ENTRY_SIZE;
             let tag = be32(blob, at);
@@ -189,6 +194,16 @@ impl<'a> Header<'a> {
                 return Err(bad("data offset outside the data store"));
             }
             let offset = offset as usize;
+            let region_tag = index == 0
+                && matches!(
+                    tag,
+                    tags::HEADERIMAGE | tags::HEADERSIGNATURES | tags::HEADERIMMUTABLE
+                );
+            if offset < end && !region_tag {
+                return Err(bad(
+                    "data overlaps the entry before it (rpm refuses such headers)",
+                ));
+            }
             if count == 0 || count > MAX_DATA {
                 return Err(bad("element count is zero or beyond rpm's limits"));
             }
@@ -213,6 +228,9 @@ impl<'a> Header<'a> {
                         .ok_or(bad("string runs past the end of the data store"))?
                 }
             };
+            if !region_tag {
+                end = offset + len;
+            }
             entries.push(Entry {
                 tag,
                 ty,
@@ -243,6 +261,11 @@ impl<'a> Header<'a> {
             data_start,
             region,
         })
+    }
+
+    /// Length of the whole blob (index and data).
+    pub fn blob_len(&self) -> usize {
+        self.blob.len()
     }
 
     pub fn entries(&self) -> &[Entry] {
@@ -520,6 +543,34 @@ pub(crate) mod tests {
         let mut b = v.as_bytes().to_vec();
         b.push(0);
         b
+    }
+
+    /// Points entry `k` (1-based past the region tag) at the same data as entry `k - 1`.
+    fn alias_previous(blob: &mut [u8], k: usize) {
+        let prev = 8 + (k - 1) * ENTRY_SIZE + 8;
+        let at = 8 + k * ENTRY_SIZE + 8;
+        let off: [u8; 4] = blob[prev..prev + 4].try_into().unwrap();
+        blob[at..at + 4].copy_from_slice(&off);
+    }
+
+    #[test]
+    fn entries_whose_data_overlap_are_refused_like_rpm() {
+        let ok = build(&[
+            (tags::NAME, TagType::String, 1, s("hello")),
+            (tags::VERSION, TagType::String, 1, s("hello")),
+        ]);
+        Header::parse(&ok).unwrap();
+        // VERSION now reads NAME's bytes: both parse alone, rpm refuses the pair.
+        let mut bad = ok.clone();
+        alias_previous(&mut bad, 2);
+        match Header::parse(&bad) {
+            Err(HeaderError::BadEntry {
+                index: 2, reason, ..
+            }) => {
+                assert!(reason.contains("overlaps"), "{reason}")
+            }
+            other => panic!("expected an overlap error, got {other:?}"),
+        }
     }
 
     fn sample() -> Vec<u8> {

@@ -65,20 +65,86 @@ pub fn read_blobs(path: &Path) -> Result<Vec<RawHeader>, DbError> {
         ));
     }
 
+    check_schema(&conn).map_err(err)?;
+
+    // A blob longer than any header rpm can write is refused before it is fetched.
     let mut stmt = conn
-        .prepare("SELECT hnum, blob FROM Packages ORDER BY hnum")
+        .prepare(
+            "SELECT hnum, length(blob), CASE WHEN length(blob) <= ?1 THEN blob END \
+             FROM Packages ORDER BY hnum",
+        )
         .map_err(|e| err(format!("Packages table has an unexpected shape ({e})")))?;
     let rows = stmt
-        .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?)))
+        .query_map([MAX_BLOB], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, Option<i64>>(1)?,
+                r.get::<_, Option<Vec<u8>>>(2)?,
+            ))
+        })
         .map_err(|e| err(e.to_string()))?;
     let mut out = Vec::new();
     for row in rows {
-        let (hnum, blob) = row.map_err(|e| err(format!("reading Packages row: {e}")))?;
+        let (hnum, len, blob) = row.map_err(|e| err(format!("reading Packages row: {e}")))?;
+        let blob = blob.ok_or_else(|| match len {
+            Some(len) => err(format!(
+                "Packages row {hnum}: a {len}-byte blob, longer than any RPM header ({MAX_BLOB})"
+            )),
+            None => err(format!("Packages row {hnum}: no header blob")),
+        })?;
         let row = u32::try_from(hnum)
             .map_err(|_| err(format!("Packages row has an out-of-range hnum {hnum}")))?;
         out.push(RawHeader { row, blob });
     }
     Ok(out)
+}
+
+/// Longest header blob rpm can write: 8 bytes, 0xffff index entries of 16, 0x0fffffff of data.
+const MAX_BLOB: i64 = 8 + 16 * 0xffff + 0x0fff_ffff;
+
+/// The Packages table must be the one rpm creates: `hnum INTEGER PRIMARY KEY` (so rows are
+/// unique) and a stored `blob`. Anything else (a generated column computing
+/// `zeroblob(250000000)` per row from an 8 KB file, hidden columns, duplicate rows) is
+/// refused rather than read.
+fn check_schema(conn: &Connection) -> Result<(), String> {
+    let mut stmt = conn
+        .prepare("SELECT name, upper(type), pk, hidden FROM pragma_table_xinfo('Packages')")
+        .map_err(|e| format!("cannot read the Packages schema ({e})"))?;
+    let cols = stmt
+        .query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, i64>(2)?,
+                r.get::<_, i64>(3)?,
+            ))
+        })
+        .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| format!("cannot read the Packages schema ({e})"))?;
+    let expected = [
+        ("hnum".to_owned(), "INTEGER".to_owned(), 1, 0),
+        ("blob".to_owned(), "BLOB".to_owned(), 0, 0),
+    ];
+    if cols != expected {
+        let found: Vec<String> = cols
+            .iter()
+            .map(|(n, t, pk, h)| {
+                let mut c = format!("{n} {t}");
+                if *pk != 0 {
+                    c.push_str(" PRIMARY KEY");
+                }
+                if *h != 0 {
+                    c.push_str(" (hidden or generated)");
+                }
+                c
+            })
+            .collect();
+        return Err(format!(
+            "the Packages table is not rpm's (hnum INTEGER PRIMARY KEY, blob BLOB): it has {}",
+            found.join(", ")
+        ));
+    }
+    Ok(())
 }
 
 /// `file:` URI with `immutable=1`; reserved and non-ASCII path bytes are percent-encoded.
