@@ -338,8 +338,9 @@ fn refuse(layers: &[Vec<u8>], lie: Option<usize>, limits: Limits) -> ImageError 
 
 #[test]
 fn paths_longer_than_path_max_are_refused_and_deep_ones_read() {
-    // 2,000 one-byte components: 4,000 bytes, the deepest a real tree can be; read back.
-    let deep = vec!["d"; 2_000].join("/") + "/leaf";
+    // 255 directories of 15 bytes and a file: 4,084 bytes, nearly as deep and long as allowed.
+    let deep = vec!["ddddddddddddddd"; 255].join("/") + "/leaf";
+    assert_eq!(deep.len(), 4_084);
     let dir = tempfile::tempdir().unwrap();
     oci_layout(
         dir.path(),
@@ -349,9 +350,9 @@ fn paths_longer_than_path_max_are_refused_and_deep_ones_read() {
     let img = Image::open(dir.path(), None, Limits::default()).expect("a deep path opens");
     assert_eq!(img.read_file(&deep, 10).unwrap().unwrap().1, b"bottom");
 
-    // 2,100 components (4,200 bytes): would be 2,100 implicit directories, and no program
-    // could open the file by name. The error prints the path's start, not all of it.
-    let long = vec!["d"; 2_100].join("/");
+    // 17 components of 250 bytes (4,266 bytes): no program could open the file by name.
+    // The error prints the path's start, not all of it.
+    let long = vec!["d".repeat(250); 17].join("/");
     let e = refuse(
         &[gzip(&tar_of(&[Entry::File(&long, b"x")]))],
         None,
@@ -360,13 +361,28 @@ fn paths_longer_than_path_max_are_refused_and_deep_ones_read() {
     match &e {
         ImageError::Hostile { path, reason, .. } => {
             assert!(reason.contains("PATH_MAX"), "{reason}");
-            assert!(path.len() < 130 && path.starts_with("d/d/d/"), "{path}");
+            assert!(path.len() < 130 && path.starts_with("ddddd"), "{path}");
         }
         other => panic!("expected Hostile, got {other}"),
     }
 
+    // 257 directories deep: resolving costs depth squared per entry (10 ms an entry at
+    // 2,000 levels), and no real image nests so deep.
+    let e = refuse(
+        &[gzip(&tar_of(&[Entry::File(
+            &("d/".repeat(256) + "f"),
+            b"x",
+        )]))],
+        None,
+        Limits::default(),
+    );
+    assert!(
+        matches!(&e, ImageError::Hostile { reason, .. } if reason.contains("257 directories deep")),
+        "{e}"
+    );
+
     // A short entry path that grows past PATH_MAX through a symlinked parent.
-    let target = vec!["d"; 2_000].join("/");
+    let target = vec!["d".repeat(200); 20].join("/");
     let through = format!("s/{}f", "x/".repeat(100));
     let e = refuse(
         &[gzip(&tar_of(&[
@@ -381,10 +397,10 @@ fn paths_longer_than_path_max_are_refused_and_deep_ones_read() {
         "{e}"
     );
 
-    // Deep paths under 20 distinct top directories: 1,000 implicit directories each, ~22 MB
-    // of tree from a layer of 80 KB. An 8 MiB tree limit refuses it; the default opens it.
-    let names: Vec<String> = (0..20)
-        .map(|i| format!("top{i}/{}f", "d/".repeat(999)))
+    // Deep paths under 100 distinct top directories: 250 implicit directories each, ~19 MB
+    // of tree from a layer of a few KB. An 8 MiB tree limit refuses it; the default opens it.
+    let names: Vec<String> = (0..100)
+        .map(|i| format!("top{i}/{}f", "dddddddddddddd/".repeat(250)))
         .collect();
     let entries: Vec<Entry> = names.iter().map(|n| Entry::File(n, b"x")).collect();
     let layer = gzip(&tar_of(&entries));

@@ -17,7 +17,7 @@ pub mod manifest;
 pub mod tree;
 
 use std::borrow::Cow;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicU64;
@@ -374,6 +374,9 @@ struct Applier {
     /// Tar streams list a directory's entries together: the last parent resolved. Dropped
     /// when an entry could change how it resolves.
     last: Option<Parent>,
+    /// Directories this layer already made opaque: a second marker removes nothing (what
+    /// is left below is this layer's own), and each one rescanned the whole subtree.
+    opaque: HashSet<String>,
 }
 
 struct Parent {
@@ -390,6 +393,7 @@ impl Applier {
             layer,
             what: format!("layer {layer} ({name})"),
             last: None,
+            opaque: HashSet::new(),
         }
     }
 
@@ -409,7 +413,9 @@ impl Applier {
     fn apply(&mut self, tree: &mut Tree, e: &mut layer::EntryInfo) -> Result<(), ImageError> {
         let layer = self.layer;
         if e.kind == EntryKind::Opaque && e.path.is_empty() {
-            tree.remove_children("", Some(layer));
+            if self.opaque.insert(String::new()) {
+                tree.remove_children("", Some(layer));
+            }
             self.last = None;
             return Ok(());
         }
@@ -437,14 +443,25 @@ impl Applier {
         };
         let path = joined.unwrap_or_else(|| std::mem::take(&mut e.path));
         let fail = |path: &str, reason: String| hostile(&self.what, e.index, path, reason);
+        // The entry's own path was checked; through a symlinked parent it can grow.
         if path.len() > tree::MAX_PATH {
-            // The entry's own path was checked; through a symlinked parent it grew.
             return Err(fail(
                 &format!("{}...", tree::path_prefix(&path)),
                 format!(
                     "resolves through symlinks to a path {} bytes long, where PATH_MAX allows {}",
                     path.len(),
                     tree::MAX_PATH
+                ),
+            ));
+        }
+        let depth = path.split('/').count();
+        if depth > tree::MAX_DEPTH {
+            return Err(fail(
+                &format!("{}...", tree::path_prefix(&path)),
+                format!(
+                    "resolves through symlinks to a path {depth} directories deep, more than \
+                     the {} an image may nest",
+                    tree::MAX_DEPTH
                 ),
             ));
         }
@@ -458,7 +475,10 @@ impl Applier {
                 let d = tree
                     .resolve(&path, true)
                     .map_err(|r| fail(&path, r.to_string()))?;
-                tree.remove_children(&d, Some(layer));
+                if !self.opaque.contains(&d) {
+                    tree.remove_children(&d, Some(layer));
+                    self.opaque.insert(d);
+                }
                 self.last = None;
             }
             EntryKind::HardLink(target) => {
