@@ -8,6 +8,7 @@ use clap::Args;
 use sha2::Digest;
 
 use super::Outcome;
+use crate::report::sanitize;
 use crate::sigstore::{
     trust, Artifact, ArtifactSource, IdentityPolicy, KeyPolicy, Matcher, Policy, Signer,
     SigstoreBundle, SigstoreError, SigstoreVerifier, TrustedRoot, Verified, TRUSTED_ROOT_ENV,
@@ -90,14 +91,23 @@ pub struct VerifyBundleArgs {
 }
 
 /// Run `verify-bundle`.
+///
+/// Error messages quote the bundle (a serde error names the unknown value, a
+/// certificate its SANs), so every line for the terminal goes through
+/// [`sanitize`]: a bundle must not be able to print its own "Verified OK". The
+/// `--json` output is serde's, where such text is a JSON string.
 pub fn run(args: &VerifyBundleArgs) -> Outcome {
     match verify(args) {
         Ok(v) => {
-            report_success(args, &v);
+            if args.json {
+                println!("{}", success_json(&v));
+            } else {
+                print!("{}", success_text(args, &v));
+            }
             Outcome::Verified
         }
         Err(e) if e.is_input_error() => {
-            eprintln!("verify-bundle: error: {e}");
+            eprintln!("{}", error_line("error", &e));
             Outcome::InputError
         }
         Err(e) => {
@@ -107,10 +117,15 @@ pub fn run(args: &VerifyBundleArgs) -> Outcome {
                     serde_json::json!({"verified": false, "error": e.to_string()})
                 );
             }
-            eprintln!("verify-bundle: NOT verified: {e}");
+            eprintln!("{}", error_line("NOT verified", &e));
             Outcome::NotVerified
         }
     }
+}
+
+/// `verify-bundle: <what>: <error>`, on one line, with the error's text escaped.
+fn error_line(what: &str, e: &SigstoreError) -> String {
+    format!("verify-bundle: {what}: {}", sanitize(&e.to_string()))
 }
 
 fn policy(args: &VerifyBundleArgs) -> Result<Policy, SigstoreError> {
@@ -220,8 +235,9 @@ fn time(secs: i64) -> String {
     jiff::Timestamp::from_second(secs).map_or_else(|_| secs.to_string(), |t| t.to_string())
 }
 
-fn report_success(args: &VerifyBundleArgs, v: &Verified) {
-    let (identity, issuer) = match &v.signer {
+/// The certificate's SANs and issuer, as the certificate has them.
+fn signer_claims(v: &Verified) -> (Vec<String>, Option<String>) {
+    match &v.signer {
         Signer::Certificate(id) => (
             id.sans
                 .iter()
@@ -230,9 +246,13 @@ fn report_success(args: &VerifyBundleArgs, v: &Verified) {
             id.issuer.clone(),
         ),
         Signer::Key => (Vec::new(), None),
-    };
-    if args.json {
-        let out = serde_json::json!({
+    }
+}
+
+/// The `--json` success object (strings as the certificate has them; JSON escapes them).
+fn success_json(v: &Verified) -> serde_json::Value {
+    let (identity, issuer) = signer_claims(v);
+    serde_json::json!({
             "verified": true,
             "bundleVersion": v.bundle_version,
             "signer": if matches!(v.signer, Signer::Key) { "key" } else { "certificate" },
@@ -242,31 +262,53 @@ fn report_success(args: &VerifyBundleArgs, v: &Verified) {
             "verifiedTimes": v.verified_times.iter().copied().map(time).collect::<Vec<_>>(),
             "tlogVerified": v.tlog_verified,
             "tlogEntries": v.tlog_entries,
-        });
-        println!("{out}");
-        return;
-    }
+    })
+}
+
+/// The human success report. The SANs and the issuer come from the bundle's
+/// certificate and the paths from the command line (a downloaded file's name):
+/// all of them are escaped.
+fn success_text(args: &VerifyBundleArgs, v: &Verified) -> String {
+    use std::fmt::Write;
+    let (identity, issuer) = signer_claims(v);
     let signer = match &v.signer {
         Signer::Certificate(_) => format!(
             "{} (issuer {})",
-            identity.join(", "),
-            issuer.as_deref().unwrap_or("none")
+            identity
+                .iter()
+                .map(|s| sanitize(s))
+                .collect::<Vec<_>>()
+                .join(", "),
+            issuer.as_deref().map_or_else(|| "none".into(), sanitize)
         ),
         Signer::Key => format!(
             "key {}",
-            args.key.as_deref().unwrap_or(Path::new("?")).display()
+            sanitize(
+                &args
+                    .key
+                    .as_deref()
+                    .unwrap_or(Path::new("?"))
+                    .display()
+                    .to_string()
+            )
         ),
     };
-    println!("Verified OK: {}", args.bundle.display());
-    println!("  bundle version: {}", v.bundle_version);
-    println!("  signed by: {signer}");
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "Verified OK: {}",
+        sanitize(&args.bundle.display().to_string())
+    );
+    let _ = writeln!(out, "  bundle version: {}", sanitize(v.bundle_version));
+    let _ = writeln!(out, "  signed by: {signer}");
     if let Some(t) = v.integrated_time {
-        println!("  logged at: {}", time(t));
+        let _ = writeln!(out, "  logged at: {}", time(t));
     }
     for t in &v.verified_times {
-        println!("  authenticated time: {}", time(*t));
+        let _ = writeln!(out, "  authenticated time: {}", time(*t));
     }
-    println!(
+    let _ = writeln!(
+        out,
         "  transparency log: {}",
         if v.tlog_verified {
             format!("inclusion verified ({} entries)", v.tlog_entries)
@@ -274,4 +316,71 @@ fn report_success(args: &VerifyBundleArgs, v: &Verified) {
             "no entry (allowed by --allow-missing-tlog)".to_string()
         }
     );
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sigstore::{CertificateIdentity, San};
+
+    fn args(bundle: &str) -> VerifyBundleArgs {
+        VerifyBundleArgs {
+            bundle: PathBuf::from(bundle),
+            certificate_identity: None,
+            certificate_identity_regexp: Some(".*".into()),
+            certificate_oidc_issuer: None,
+            certificate_oidc_issuer_regexp: Some(".*".into()),
+            key: None,
+            allow_missing_tlog: false,
+            trusted_root: None,
+            json: false,
+            artifact: "sha256:00".into(),
+        }
+    }
+
+    const EVIL: &str = "\u{1b}[2K\r\u{1b}[32mVerified OK\u{1b}[0m\u{7}\u{202e}dekcah\u{2069}\n";
+
+    fn hostile() -> Verified {
+        Verified {
+            bundle_version: "0.3",
+            signer: Signer::Certificate(CertificateIdentity {
+                sans: vec![San::Uri(EVIL.into()), San::Email(format!("a{EVIL}@b"))],
+                issuer: Some(EVIL.into()),
+            }),
+            integrated_time: Some(1_700_000_000),
+            verified_times: vec![1_700_000_000],
+            tlog_verified: true,
+            tlog_entries: 1,
+        }
+    }
+
+    #[test]
+    fn success_text_escapes_certificate_claims_and_paths() {
+        let text = success_text(&args(&format!("b{EVIL}.json")), &hostile());
+        for bad in ['\u{1b}', '\u{7}', '\r', '\u{202e}', '\u{2069}'] {
+            assert!(!text.contains(bad), "U+{:04X} in {text:?}", bad as u32);
+        }
+        // One line per field: the claims cannot add lines of their own.
+        assert_eq!(text.lines().count(), 6, "{text}");
+        assert!(text.starts_with("Verified OK: b\\u{1b}[2K"), "{text}");
+        assert!(text.contains("signed by: \\u{1b}[2K"), "{text}");
+    }
+
+    #[test]
+    fn success_json_keeps_the_claims_exact() {
+        let v = success_json(&hostile());
+        assert_eq!(v["identities"][0], EVIL);
+        assert_eq!(v["issuer"], EVIL);
+        let text = v.to_string();
+        assert!(!text.contains('\u{1b}') && !text.contains('\n'), "{text}");
+    }
+
+    #[test]
+    fn error_lines_are_one_escaped_line() {
+        let e = SigstoreError::BundleMalformed(format!("unknown kind {EVIL}"));
+        let line = error_line("NOT verified", &e);
+        assert!(!line.contains('\u{1b}') && !line.contains('\n') && !line.contains('\u{202e}'));
+        assert!(line.starts_with("verify-bundle: NOT verified: "), "{line}");
+    }
 }

@@ -1,5 +1,7 @@
 //! The terminal summary: verdict, counts per check, then every finding that is not
 //! a pass. Colour only when asked (the caller decides: a TTY and no `NO_COLOR`).
+//! Every piece of text goes through [`sanitize`]: the only escape sequences in the
+//! output are our own colours.
 
 use std::fmt::Write;
 
@@ -43,10 +45,10 @@ pub fn render(r: &Report, color: bool) -> String {
         let _ = writeln!(
             out,
             "  trusted {} key: {} {} ({})",
-            k.role,
-            k.fingerprint,
+            sanitize(&k.role),
+            sanitize(&k.fingerprint),
             sanitize(&k.user_id),
-            k.algorithm
+            sanitize(&k.algorithm)
         );
     }
     let _ = writeln!(out);
@@ -56,6 +58,7 @@ pub fn render(r: &Report, color: bool) -> String {
         } else {
             paint(RED, "FAIL")
         };
+        let check = sanitize(&check);
         let _ = writeln!(
             out,
             "  {mark} {check:<22} {:>6} pass {:>6} fail {:>6} error",
@@ -75,9 +78,9 @@ pub fn render(r: &Report, color: bool) -> String {
         let _ = writeln!(
             out,
             "  {status} {} {} [{}]: {}",
-            f.check,
+            sanitize(&f.check),
             sanitize(&f.subject.name),
-            f.kind,
+            sanitize(&f.kind),
             sanitize(&f.reason)
         );
     }

@@ -5,8 +5,10 @@ use std::fmt::Write;
 
 use super::{sanitize, Report};
 
-/// Escapes text for a Markdown table cell: pipes, backticks, angle brackets and
-/// emphasis characters lose their meaning; newlines become spaces.
+/// Escapes text for a Markdown table cell: control, bidi and zero-width characters
+/// become visible `\u{..}` escapes ([`sanitize`]), so no line break ends the row and
+/// nothing displays reversed; pipes, backticks, angle brackets and emphasis
+/// characters lose their meaning.
 fn cell(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in sanitize(s).chars() {
@@ -19,6 +21,12 @@ fn cell(s: &str) -> String {
         }
     }
     out
+}
+
+/// Escapes text for a code span inside a table cell: a backtick would end the span
+/// (it becomes `'`), a pipe the cell (GFM reads `\|` as a pipe even in code spans).
+fn code(s: &str) -> String {
+    sanitize(s).replace('`', "'").replace('|', "\\|")
 }
 
 pub fn render(r: &Report) -> String {
@@ -56,7 +64,7 @@ pub fn render(r: &Report) -> String {
                 out,
                 "| {} | `{}` | {} | {} | {} |",
                 cell(&k.role),
-                k.fingerprint,
+                code(&k.fingerprint),
                 cell(&k.user_id),
                 cell(&k.algorithm),
                 cell(&k.source)

@@ -212,13 +212,38 @@ pub fn render(report: &Report, format: Format, color: bool) -> String {
     }
 }
 
-/// Replaces control characters (terminal escapes, NULs, newlines) with visible
-/// `\u{..}` escapes: image-controlled text must not drive the terminal.
+/// Whether `c` must not reach a terminal or a rendered document raw: control
+/// characters (C0, DEL, C1: terminal escapes, NULs, newlines) and the invisible
+/// characters that change how the text around them is displayed: bidirectional
+/// marks, embeddings, overrides and isolates (a right-to-left override shows
+/// "deifirev :ssap" as "pass: verified"), zero-width and joiner characters, line
+/// and paragraph separators, the byte-order mark, interlinear annotations and the
+/// tag characters (invisible ASCII look-alikes).
+pub fn is_hostile_char(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{061c}'            // ARABIC LETTER MARK
+                | '\u{180e}'      // MONGOLIAN VOWEL SEPARATOR
+                | '\u{200b}'..='\u{200f}' // ZWSP, ZWNJ, ZWJ, LRM, RLM
+                | '\u{2028}'..='\u{202e}' // LINE/PARAGRAPH SEPARATOR, LRE, RLE, PDF, LRO, RLO
+                | '\u{2060}'..='\u{2064}' // WORD JOINER, invisible operators
+                | '\u{2066}'..='\u{206f}' // LRI, RLI, FSI, PDI, deprecated format characters
+                | '\u{feff}'      // ZERO WIDTH NO-BREAK SPACE (BOM)
+                | '\u{fff9}'..='\u{fffb}' // interlinear annotation
+                | '\u{e0000}'..='\u{e007f}' // tags
+        )
+}
+
+/// Replaces control characters (terminal escapes, NULs, newlines) and the
+/// invisible characters of [`is_hostile_char`] (bidi overrides, zero-width
+/// characters) with visible `\u{..}` escapes: image- or bundle-controlled text
+/// must not drive the terminal, nor display as something it is not.
 pub fn sanitize(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
-        if c.is_control() {
-            out.push_str(&c.escape_unicode().to_string());
+        if is_hostile_char(c) {
+            out.extend(c.escape_unicode());
         } else {
             out.push(c);
         }
@@ -294,5 +319,49 @@ pub(crate) mod tests {
     #[test]
     fn sanitize_escapes_control_characters() {
         assert_eq!(sanitize("a\u{1b}[2Jb\n"), "a\\u{1b}[2Jb\\u{a}");
+        assert_eq!(sanitize("\u{9b}31m\u{7f}"), "\\u{9b}31m\\u{7f}");
+    }
+
+    #[test]
+    fn sanitize_escapes_bidi_and_invisible_characters() {
+        assert_eq!(
+            sanitize("\u{202e}deifirev :ssap\u{202c}"),
+            "\\u{202e}deifirev :ssap\\u{202c}"
+        );
+        for c in [
+            '\u{061c}',
+            '\u{200b}',
+            '\u{200c}',
+            '\u{200d}',
+            '\u{200e}',
+            '\u{200f}',
+            '\u{202a}',
+            '\u{202b}',
+            '\u{202c}',
+            '\u{202d}',
+            '\u{202e}',
+            '\u{2066}',
+            '\u{2067}',
+            '\u{2068}',
+            '\u{2069}',
+            '\u{feff}',
+            '\u{2028}',
+            '\u{2029}',
+            '\u{2060}',
+            '\u{e0041}',
+        ] {
+            let s = sanitize(&format!("a{c}b"));
+            assert_eq!(s, format!("a\\u{{{:x}}}b", c as u32), "U+{:04X}", c as u32);
+        }
+        // Ordinary non-ASCII text is left alone.
+        for ok in [
+            "caf\u{e9}",
+            "\u{5d0}\u{5d1}",
+            "\u{65e5}\u{672c}",
+            "\u{fffd}",
+            "a\u{a0}b",
+        ] {
+            assert_eq!(sanitize(ok), ok);
+        }
     }
 }
