@@ -124,7 +124,10 @@ fn canonical_case(t: &str) -> Option<String> {
 }
 
 /// A stable `LicenseRef-` id for a non-SPDX string: readable, and unique because any
-/// character the id grammar (`[A-Za-z0-9.-]`) cannot hold adds a digest of the original.
+/// character the id grammar (`[A-Za-z0-9.-]`) cannot hold adds 16 hex digits (64 bits) of
+/// the original's SHA-256. 32 bits were not enough: a birthday search finds two strings
+/// sharing them in about 2^16 tries. A document still never trusts the suffix alone:
+/// `format::common` gives a colliding id with a different text a `-2` suffix.
 pub fn license_ref(text: &str) -> String {
     let mut id = String::from("LicenseRef-");
     let mut changed = false;
@@ -154,7 +157,7 @@ pub fn license_ref(text: &str) -> String {
     if changed {
         let d = Sha256::digest(text.trim().as_bytes());
         id.push('-');
-        id.push_str(&hex::encode(&d[..4]));
+        id.push_str(&hex::encode(&d[..8]));
     }
     id
 }
@@ -226,6 +229,11 @@ mod tests {
         assert_ne!(license_ref("GPLv2+"), license_ref("GPLv2-"));
         assert_ne!(license_ref("A B"), license_ref("A-B"));
         assert_eq!(license_ref("BSD"), "LicenseRef-BSD");
+        // These two share the first 32 bits of their SHA-256 (33c32061...): with an 8-hex
+        // suffix both were `LicenseRef-GPLv2-33c32061`.
+        let (a, b) = ("GPLv2${]`:,}<#~", "GPLv2`<%|<;|~[@");
+        assert_eq!(license_ref(a), "LicenseRef-GPLv2-33c32061599006d8");
+        assert_eq!(license_ref(b), "LicenseRef-GPLv2-33c32061c1c439bf");
     }
 
     #[test]

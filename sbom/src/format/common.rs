@@ -115,49 +115,48 @@ impl<'a> Model<'a> {
             .map(|p| crate::purl::for_package(p, distro))
             .collect();
 
-        let mut used = HashSet::new();
+        let mut used = Unique::default();
         let slugs: Vec<String> = inv
             .packages
             .iter()
             .map(|p| unique(&mut used, id_slug(&p.nevra()), p.db_row))
             .collect();
 
-        let mut used_refs = HashSet::new();
+        let mut used_refs = Unique::default();
         let bom_refs = inv
             .packages
             .iter()
             .zip(&purls)
             .map(|(p, purl)| {
-                let mut r = purl.clone();
-                if !used_refs.insert(r.clone()) {
-                    // Same NEVRA twice in one database: tell the rows apart.
-                    r = format!("{purl}#rpmdb-row-{}", p.db_row);
-                    let mut k = 1;
-                    while !used_refs.insert(r.clone()) {
-                        r = format!("{purl}#rpmdb-row-{}-{k}", p.db_row);
-                        k += 1;
-                    }
+                if used_refs.claim(purl) {
+                    return purl.clone();
                 }
-                r
+                // Same NEVRA twice in one database: tell the rows apart.
+                let r = format!("{purl}#rpmdb-row-{}", p.db_row);
+                if used_refs.claim(&r) {
+                    return r;
+                }
+                used_refs.suffixed(&r, 1)
             })
             .collect();
 
         let mut cache: HashMap<&str, License> = HashMap::new();
         let mut license_refs = BTreeMap::new();
+        let mut ref_ids = Unique::default();
         let licenses: Vec<License> = inv
             .packages
             .iter()
             .map(|p| {
-                let l = cache
+                cache
                     .entry(p.license.as_str())
-                    .or_insert_with(|| license::classify(&p.license))
-                    .clone();
-                if let License::Other { id, text } = &l {
-                    license_refs
-                        .entry(id.clone())
-                        .or_insert_with(|| text.clone());
-                }
-                l
+                    .or_insert_with(|| {
+                        declare_license(
+                            license::classify(&p.license),
+                            &mut ref_ids,
+                            &mut license_refs,
+                        )
+                    })
+                    .clone()
             })
             .collect();
 
@@ -180,7 +179,7 @@ impl<'a> Model<'a> {
 
         let mut source_of = vec![None; n];
         let mut sources = Vec::new();
-        let mut used_src = HashSet::new();
+        let mut used_src = Unique::default();
         for (filename, binaries) in inv.source_rpms() {
             let idx = sources.len();
             for &b in &binaries {
@@ -391,8 +390,10 @@ pub fn file_digest<'f>(p: &Package, f: &'f FileEntry) -> Option<&'f str> {
 
 /// `s` when it is a plain `http`, `https` or `ftp` URL with a DNS host name (letters,
 /// digits, `-`, dots, an alphabetic top-level label), no user info, no white space and
-/// none of the characters RFC 3986 forbids. Everything SPDX 2.3 (`homepage`), SPDX 3
-/// (`anyURI`) and CycloneDX (`iri-reference`) accept; anything else stays a property.
+/// none of the characters RFC 3986 forbids: `%` only as `%XX` with two hex digits, `[`
+/// and `]` nowhere (they belong only around an IP-literal host, which is not a DNS name),
+/// at most one `#`. Everything SPDX 2.3 (`homepage`), SPDX 3 (`anyURI`) and CycloneDX
+/// (`iri-reference`) accept; anything else stays a property.
 pub fn web_url(s: &str) -> Option<&str> {
     let rest = s
         .strip_prefix("https://")
@@ -402,8 +403,23 @@ pub fn web_url(s: &str) -> Option<&str> {
         c.is_whitespace()
             || c.is_control()
             || !c.is_ascii()
-            || matches!(c, '"' | '<' | '>' | '\\' | '^' | '`' | '{' | '|' | '}')
+            || matches!(
+                c,
+                '"' | '<' | '>' | '\\' | '^' | '`' | '{' | '|' | '}' | '[' | ']'
+            )
     }) {
+        return None;
+    }
+    if s.matches('#').count() > 1 {
+        return None;
+    }
+    let b = s.as_bytes();
+    let bad_escape = b.iter().enumerate().any(|(i, &c)| {
+        c == b'%'
+            && !(b.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+                && b.get(i + 2).is_some_and(u8::is_ascii_hexdigit))
+    });
+    if bad_escape {
         return None;
     }
     let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
@@ -549,17 +565,70 @@ pub fn id_slug(raw: &str) -> String {
 }
 
 /// `base`, or on collision `base-row<row>` (then `-2`, `-3`, ...): unique within `used`.
-fn unique(used: &mut HashSet<String>, base: String, row: u32) -> String {
-    if used.insert(base.clone()) {
+fn unique(used: &mut Unique, base: String, row: u32) -> String {
+    if used.claim(&base) {
         return base;
     }
-    let mut cand = format!("{base}-row{row}");
-    let mut k = 2;
-    while !used.insert(cand.clone()) {
-        cand = format!("{base}-row{row}-{k}");
-        k += 1;
+    let cand = format!("{base}-row{row}");
+    if used.claim(&cand) {
+        return cand;
     }
-    cand
+    used.suffixed(&cand, 2)
+}
+
+/// A set of identifiers handed out within one namespace. On a collision, `suffixed`
+/// continues where the last search for the same prefix stopped: every candidate it
+/// skipped was taken then and still is (ids are never released), so the result is the
+/// one a search from the start would find, and 20,000 packages with the same NEVRA (a
+/// hostile database) cost 20,000 probes, not 20,000²/2.
+#[derive(Default)]
+pub(crate) struct Unique {
+    used: HashSet<String>,
+    next: HashMap<String, u64>,
+}
+
+impl Unique {
+    /// Marks `id` as used; false when it already was.
+    pub(crate) fn claim(&mut self, id: &str) -> bool {
+        !self.used.contains(id) && self.used.insert(id.to_owned())
+    }
+
+    /// The first `<prefix>-<k>`, `k` counting from `first`, that is not used yet, now used.
+    pub(crate) fn suffixed(&mut self, prefix: &str, first: u64) -> String {
+        let mut k = self.next.get(prefix).copied().unwrap_or(first);
+        let id = loop {
+            let cand = format!("{prefix}-{k}");
+            k += 1;
+            if self.claim(&cand) {
+                break cand;
+            }
+        };
+        self.next.insert(prefix.to_owned(), k);
+        id
+    }
+}
+
+/// Declares a non-SPDX license in `refs` (id -> original text). `classify` derives the id
+/// from the text alone; should it give an id that is already declared with a different
+/// text (a collision of its digest suffix, or texts that differ only in surrounding white
+/// space), the later text gets `<id>-2` (`-3`, ...), so no package's text is ever lost.
+/// Callers pass each distinct License string once.
+fn declare_license(l: License, ids: &mut Unique, refs: &mut BTreeMap<String, String>) -> License {
+    let License::Other { id, text } = l else {
+        return l;
+    };
+    if let Some(known) = refs.get(&id) {
+        if *known == text {
+            return License::Other { id, text };
+        }
+    }
+    let id = if ids.claim(&id) {
+        id
+    } else {
+        ids.suffixed(&id, 2)
+    };
+    refs.insert(id.clone(), text.clone());
+    License::Other { id, text }
 }
 
 /// `name-version-release` of `name-version-release.src.rpm` (or `.nosrc.rpm`).

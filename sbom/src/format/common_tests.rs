@@ -162,6 +162,80 @@ fn duplicate_nevras_get_distinct_ids() {
 }
 
 #[test]
+fn same_row_duplicates_keep_their_documented_ids() {
+    // Rows are unique in a real database, but a sqlite table without a primary key can
+    // repeat one: ids continue `-row<row>-2`, `-3`, ..., as they always did.
+    let mut inv = mini_inventory();
+    let first = inv.packages[0].clone();
+    inv.packages = vec![first.clone(), first.clone(), first.clone(), first];
+    inv.depends_on.clear();
+    inv.unresolved.clear();
+    let i = info(0);
+    let m = Model::new(&inv, &i);
+    let s = "zlib-1.3-1.fc40.x86-64";
+    assert_eq!(
+        m.slugs,
+        [
+            s.to_owned(),
+            format!("{s}-row0"),
+            format!("{s}-row0-2"),
+            format!("{s}-row0-3")
+        ]
+    );
+    let p = &m.purls[0];
+    assert_eq!(
+        m.bom_refs,
+        [
+            p.clone(),
+            format!("{p}#rpmdb-row-0"),
+            format!("{p}#rpmdb-row-0-1"),
+            format!("{p}#rpmdb-row-0-2")
+        ]
+    );
+}
+
+#[test]
+fn unique_resumes_after_taken_suffixes() {
+    let mut u = Unique::default();
+    assert!(u.claim("a"));
+    assert!(!u.claim("a"));
+    assert!(u.claim("a-3"));
+    assert_eq!(u.suffixed("a", 2), "a-2");
+    assert_eq!(u.suffixed("a", 2), "a-4", "a-3 was taken by someone else");
+    assert!(u.claim("a-5"));
+    assert_eq!(u.suffixed("a", 2), "a-6");
+    assert_eq!(u.suffixed("b", 1), "b-1");
+}
+
+#[test]
+fn colliding_license_ref_ids_keep_both_texts() {
+    // `classify` derives the id from the text alone; two texts that differ only around
+    // the edges share `LicenseRef-BSD` (as two texts sharing a digest suffix would).
+    let mut inv = mini_inventory();
+    inv.packages[0].license = "BSD".into();
+    inv.packages[1].license = "BSD ".into();
+    let mut third = inv.packages[1].clone();
+    third.db_row = 3;
+    third.name = "zlib-static".into();
+    third.license = "BSD".into();
+    inv.packages.push(third);
+    let i = info(0);
+    let m = Model::new(&inv, &i);
+    let ids: Vec<&str> = m.licenses.iter().map(License::spdx_value).collect();
+    assert_eq!(
+        ids,
+        ["LicenseRef-BSD", "LicenseRef-BSD-2", "LicenseRef-BSD"]
+    );
+    assert_eq!(
+        m.license_refs.iter().collect::<Vec<_>>(),
+        [
+            (&"LicenseRef-BSD".to_owned(), &"BSD".to_owned()),
+            (&"LicenseRef-BSD-2".to_owned(), &"BSD ".to_owned())
+        ]
+    );
+}
+
+#[test]
 fn slugs_keep_safe_characters_and_disambiguate_the_rest() {
     assert_eq!(
         id_slug("bash-5.2.15-1.azl3.x86_64"),
@@ -216,6 +290,29 @@ fn web_urls_are_plain_or_rejected() {
         "https://exämple.com",
     ] {
         assert!(web_url(bad).is_none(), "{bad}");
+    }
+}
+
+#[test]
+fn web_urls_need_valid_escapes_no_brackets_one_fragment() {
+    // What the CycloneDX 1.6 schema's iri-reference format rejects (RFC 3987).
+    for bad in [
+        "https://example.com/%zz",
+        "https://example.com/a%",
+        "https://example.com/a%4",
+        "https://example.com/%4g",
+        "https://example.com/[x]",
+        "https://example.com/?q=]",
+        "https://example.com/#a#b",
+    ] {
+        assert!(web_url(bad).is_none(), "{bad}");
+    }
+    for good in [
+        "https://example.com/a%20b",
+        "https://example.com/%C3%A9?x=%2f#frag/?x",
+        "https://example.com/#",
+    ] {
+        assert_eq!(web_url(good), Some(good));
     }
 }
 

@@ -9,6 +9,7 @@
 //! line can always be split back into its fields.
 
 use std::borrow::Cow;
+use std::collections::HashSet;
 use std::fmt::{self, Display, Write as _};
 
 use crate::drift::{FileDrift, UnownedFile};
@@ -143,10 +144,11 @@ pub fn package_properties<'a>(p: &'a Package, unresolved: &[&'a Dependency]) -> 
     for s in &p.signatures {
         v.push(Prop::new("signature", signature_summary(s)));
     }
-    let mut seen: Vec<&str> = Vec::new();
+    // In first-seen order; a set, not a list scan: a hostile header may carry 100,000
+    // signatures.
+    let mut seen: HashSet<&str> = HashSet::new();
     for id in p.signatures.iter().filter_map(|s| s.key_id.as_deref()) {
-        if !seen.contains(&id) {
-            seen.push(id);
+        if seen.insert(id) {
             v.push(Prop::new("signing_key_id", id));
         }
     }

@@ -8,7 +8,9 @@
 //!   from os-release, CPE from `CPE_NAME` when well-formed), which `CONTAINS` every
 //!   installed package.
 //! - One package per installed RPM: `SPDXRef-Package-<NEVRA slug>`, `versionInfo`
-//!   `[epoch:]version-release`, `supplier` from VENDOR (`NOASSERTION` without one),
+//!   `[epoch:]version-release`, `supplier` from VENDOR (`NOASSERTION` without one, or when
+//!   it cannot be read back as an `Organization:` name: more than one line, control
+//!   characters, a trailing `(...)`; the annotation then has a `vendor` property line),
 //!   `downloadLocation: NOASSERTION` (the database does not say where the file came from;
 //!   URL is the `homepage`), `licenseDeclared` from the License tag (a valid SPDX
 //!   expression as written, otherwise a `LicenseRef-` declared in
@@ -230,6 +232,18 @@ struct Ids {
     unowned: Vec<String>,
 }
 
+/// True when `Organization: <v>` reads back as an organization named exactly `v` (SPDX 2.3
+/// clause 7.5: `Organization: name [(email)]`): one line without control characters, and
+/// not ending in `)`, which a reader would take for the email part (`ACME (x)` is the
+/// organization `ACME` with email `x`; `(x)` has no name at all).
+fn is_actor_name(v: &str) -> bool {
+    !v.is_empty()
+        && !v.ends_with(')')
+        && !v
+            .chars()
+            .any(|c| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}'))
+}
+
 /// `name=value` lines, prefixed `fedora-attest:rpm:`.
 fn property_lines(props: &[Prop<'_>]) -> String {
     let mut s = String::new();
@@ -293,7 +307,14 @@ fn build<'a>(m: &'a Model<'a>, ids: &'a Ids) -> Document<'a> {
     });
 
     for (i, p) in inv.packages.iter().enumerate() {
-        let mut annotations = vec![annotation(Comment::Text(property_lines(&m.properties(i))))];
+        let vendor = p.vendor.as_deref().map(str::trim).filter(|v| !v.is_empty());
+        let supplier = vendor.filter(|v| is_actor_name(v));
+        let mut props = m.properties(i);
+        if let (Some(raw), true) = (&p.vendor, vendor.is_some() && supplier.is_none()) {
+            // Kept, as written, just not as an actor that SPDX 2.3 readers would misread.
+            props.push(Prop::new("vendor", raw.as_str()));
+        }
+        let mut annotations = vec![annotation(Comment::Text(property_lines(&props)))];
         if m.info.include_files && !p.files.is_empty() {
             annotations.push(annotation(Comment::Files(p)));
         }
@@ -302,9 +323,9 @@ fn build<'a>(m: &'a Model<'a>, ids: &'a Ids) -> Document<'a> {
             name: &p.name,
             version_info: Some(&m.evrs[i]),
             package_file_name: None,
-            supplier: Some(match p.vendor.as_deref().map(str::trim) {
-                Some(v) if !v.is_empty() => format!("Organization: {v}"),
-                _ => NOASSERTION.to_owned(),
+            supplier: Some(match supplier {
+                Some(v) => format!("Organization: {v}"),
+                None => NOASSERTION.to_owned(),
             }),
             download_location: NOASSERTION,
             files_analyzed: false,

@@ -38,13 +38,13 @@
 //! - Imported OpenPGP keys are not packages: they are lines of an `Annotation` on the
 //!   document, next to where the database was found.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::ser::{SerializeSeq, Serializer};
 use serde::Serialize;
 
-use super::common::{self, Model, SeqOf, Str};
+use super::common::{self, Model, SeqOf, Str, Unique};
 use super::props::{self, FileAttrs, OneLine, PROP_PREFIX};
 use super::spdx3_elements::*;
 use crate::format::DocumentInfo;
@@ -107,7 +107,11 @@ impl<'a> Ids<'a> {
             common::id_slug(&m.info.tool_name),
             m.document_uuid("spdx-3.0.1")
         );
-        let mut used = HashSet::new();
+        // Organizations share `<base>/agent/` with the creating SoftwareAgent: a vendor
+        // named like this tool must not get the agent's id.
+        let agent_slug = common::id_slug(&m.info.tool_name);
+        let mut used = Unique::default();
+        used.claim(&agent_slug);
         let mut orgs = BTreeMap::new();
         for p in &m.inv.packages {
             if let Some(v) = vendor(p) {
@@ -130,7 +134,7 @@ impl<'a> Ids<'a> {
                 licenses.insert(l.spdx_value(), String::new());
             }
         }
-        let mut used = HashSet::new();
+        let mut used = Unique::default();
         for (expr, id) in licenses.iter_mut() {
             *id = format!(
                 "{base}/license/{}",
@@ -143,7 +147,7 @@ impl<'a> Ids<'a> {
             .map(|id| (id.as_str(), format!("{base}/licensetext/{id}")))
             .collect();
         Ids {
-            agent: format!("{base}/agent/{}", common::id_slug(&m.info.tool_name)),
+            agent: format!("{base}/agent/{agent_slug}"),
             tool: format!("{base}/tool/{}", common::id_slug(&m.tool)),
             document: format!("{base}/document"),
             sbom: format!("{base}/sbom"),
@@ -192,18 +196,11 @@ impl<'a> Ids<'a> {
 }
 
 /// `base`, or `base-2`, `base-3`, ...: unique within `used`.
-fn unique(used: &mut HashSet<String>, base: String) -> String {
-    if used.insert(base.clone()) {
+fn unique(used: &mut Unique, base: String) -> String {
+    if used.claim(&base) {
         return base;
     }
-    let mut k = 2;
-    loop {
-        let c = format!("{base}-{k}");
-        if used.insert(c.clone()) {
-            return c;
-        }
-        k += 1;
-    }
+    used.suffixed(&base, 2)
 }
 
 fn vendor(p: &Package) -> Option<&str> {
