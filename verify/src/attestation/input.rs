@@ -9,10 +9,12 @@
 //! URL-safe, padded or not, as the DSSE specification requires of verifiers.
 
 use std::borrow::Cow;
+use std::cell::OnceCell;
+
+use aws_lc_rs::digest::{self, Digest};
 
 use serde::de::IgnoredAny;
 use serde::Deserialize;
-use serde_json::Value;
 use sigstore_types::bundle::VerificationMaterialContent;
 use sigstore_types::SignatureContent;
 
@@ -60,6 +62,51 @@ pub(crate) struct Parsed {
     pub(crate) payload: Vec<u8>,
     pub(crate) signatures: Vec<Sig>,
     pub(crate) material: Material,
+    /// The PAE and its SHA-256, made when first needed and then reused by every
+    /// signature check of this envelope (for both roles).
+    pae: OnceCell<Vec<u8>>,
+    pae_sha256: OnceCell<Digest>,
+}
+
+impl Parsed {
+    pub(crate) fn new(
+        payload_type: String,
+        payload: Vec<u8>,
+        signatures: Vec<Sig>,
+        material: Material,
+    ) -> Self {
+        Self {
+            payload_type,
+            payload,
+            signatures,
+            material,
+            pae: OnceCell::new(),
+            pae_sha256: OnceCell::new(),
+        }
+    }
+
+    /// The bytes the signatures are over (DSSE's PAE); only Ed25519 and certificate keys
+    /// need them whole.
+    pub(crate) fn pae(&self) -> &[u8] {
+        self.pae
+            .get_or_init(|| attest::dsse::pae(&self.payload_type, &self.payload))
+    }
+
+    /// SHA-256 of the PAE, hashed once from its parts (without building it).
+    pub(crate) fn pae_sha256(&self) -> &Digest {
+        self.pae_sha256.get_or_init(|| {
+            let mut ctx = digest::Context::new(&digest::SHA256);
+            ctx.update(b"DSSEv1 ");
+            ctx.update(self.payload_type.len().to_string().as_bytes());
+            ctx.update(b" ");
+            ctx.update(self.payload_type.as_bytes());
+            ctx.update(b" ");
+            ctx.update(self.payload.len().to_string().as_bytes());
+            ctx.update(b" ");
+            ctx.update(&self.payload);
+            ctx.finish()
+        })
+    }
 }
 
 /// Why an input is not an attestation: a reason code and a sentence.
@@ -85,6 +132,10 @@ pub(crate) enum Layout<'a> {
     Garbage(Problem),
 }
 
+/// Most non-empty lines one JSON Lines file may have: every line is a unit of work and
+/// at least one finding (a per-package `.intoto.jsonl` has one line per package).
+pub const MAX_LINES: usize = 1_000_000;
+
 /// Splits a file into its attestation units, by content.
 pub(crate) fn layout(bytes: &[u8]) -> Layout<'_> {
     let whole = match serde_json::from_slice::<IgnoredAny>(bytes) {
@@ -95,12 +146,24 @@ pub(crate) fn layout(bytes: &[u8]) -> Layout<'_> {
     // the search stops there). Then every non-empty line is a unit, and a bad one is a
     // finding for that line. A broken pretty-printed document has no such line, so its
     // error stands for the whole file.
-    let lines: Vec<(usize, &[u8])> = bytes
-        .split(|&b| b == b'\n')
-        .enumerate()
-        .map(|(i, l)| (i + 1, l.strip_suffix(b"\r").unwrap_or(l)))
-        .filter(|(_, l)| !l.iter().all(u8::is_ascii_whitespace))
-        .collect();
+    let mut lines: Vec<(usize, &[u8])> = Vec::new();
+    for (i, l) in bytes.split(|&b| b == b'\n').enumerate() {
+        let l = l.strip_suffix(b"\r").unwrap_or(l);
+        if l.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        if lines.len() == MAX_LINES {
+            return Layout::Garbage(problem(
+                "too-large",
+                format!(
+                    "more than {MAX_LINES} non-empty lines (line {} is one too many); not \
+                     checked",
+                    i + 1
+                ),
+            ));
+        }
+        lines.push((i + 1, l));
+    }
     if lines.is_empty() {
         return Layout::Garbage(problem("malformed-envelope", "empty file"));
     }
@@ -138,31 +201,90 @@ fn is_object(bytes: &[u8]) -> bool {
     serde_json::from_slice::<Obj>(bytes).is_ok()
 }
 
+/// The top-level keys of a JSON object that tell an envelope from a bundle.
+#[derive(Default)]
+struct TopKeys {
+    media_type: bool,
+    envelope_field: bool,
+}
+
+/// What a JSON document is at its top level, read without keeping anything of it (a
+/// `serde_json::Value` of hostile JSON can take 40 times the input's size).
+enum Top {
+    Object(TopKeys),
+    Other,
+}
+
+impl<'de> Deserialize<'de> for Top {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Top;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut m: A) -> Result<Top, A::Error> {
+                let mut keys = TopKeys::default();
+                while let Some(k) = m.next_key::<Cow<'de, str>>()? {
+                    match &*k {
+                        "mediaType" => keys.media_type = true,
+                        "payload" | "payloadType" | "signatures" => keys.envelope_field = true,
+                        _ => {}
+                    }
+                    m.next_value::<IgnoredAny>()?;
+                }
+                Ok(Top::Object(keys))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut s: A) -> Result<Top, A::Error> {
+                while s.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(Top::Other)
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Top, E> {
+                Ok(Top::Other)
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Top, E> {
+                Ok(Top::Other)
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Top, E> {
+                Ok(Top::Other)
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Top, E> {
+                Ok(Top::Other)
+            }
+            fn visit_str<E>(self, _: &str) -> Result<Top, E> {
+                Ok(Top::Other)
+            }
+            fn visit_unit<E>(self) -> Result<Top, E> {
+                Ok(Top::Other)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
 /// Parses one unit (a whole file or one line).
 ///
 /// A plain envelope is read straight from the bytes (one pass, and duplicate fields are
 /// refused, which a detour through a JSON value would hide); only what is not an
-/// envelope is looked at again to tell a bundle from garbage.
+/// envelope is looked at again, by its top-level keys alone, to tell a bundle from
+/// garbage.
 pub(crate) fn parse(bytes: &[u8]) -> Result<Parsed, Problem> {
     let envelope_error = match serde_json::from_slice::<WireEnvelope>(bytes) {
         Ok(w) => return envelope(w),
         Err(e) => e,
     };
-    let value: Value = serde_json::from_slice(bytes)
+    let top: Top = serde_json::from_slice(bytes)
         .map_err(|e| problem("malformed-envelope", format!("not JSON: {e}")))?;
-    let Value::Object(map) = &value else {
+    let Top::Object(keys) = top else {
         return Err(problem(
             "malformed-envelope",
             "not a JSON object: neither a DSSE envelope nor a Sigstore bundle",
         ));
     };
-    if map.contains_key("mediaType") {
+    if keys.media_type {
         return parse_bundle(bytes);
     }
-    if ["payload", "payloadType", "signatures"]
-        .iter()
-        .any(|k| map.contains_key(*k))
-    {
+    if keys.envelope_field {
         return Err(problem(
             "malformed-envelope",
             format!("DSSE envelope: {envelope_error}"),
@@ -194,18 +316,83 @@ struct WireEnvelope<'a> {
     #[serde(rename = "payloadType")]
     payload_type: String,
     #[serde(borrow)]
-    signatures: Vec<WireSig<'a>>,
+    signatures: WireSigs<'a>,
+}
+
+/// Most signatures one envelope may carry. DSSE allows several (one per signer); each is
+/// tried against the trusted keys, so an envelope of thousands of bogus signatures over a
+/// large payload would be thousands of signature checks before anything is known.
+pub const MAX_SIGNATURES: usize = 16;
+
+/// An envelope's signatures: the first [`MAX_SIGNATURES`] read, the rest only counted
+/// (an envelope with more is refused; nothing is kept of the excess).
+struct WireSigs<'a> {
+    kept: Vec<WireSig<'a>>,
+    total: usize,
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for WireSigs<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for V<'a> {
+            type Value = WireSigs<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a list of signatures")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut s: A,
+            ) -> Result<WireSigs<'a>, A::Error> {
+                let mut out = WireSigs {
+                    kept: Vec::new(),
+                    total: 0,
+                };
+                loop {
+                    let more = if out.kept.len() < MAX_SIGNATURES {
+                        s.next_element::<WireSig<'a>>()?.map(|w| out.kept.push(w))
+                    } else {
+                        s.next_element::<IgnoredAny>()?.map(|_| ())
+                    };
+                    if more.is_none() {
+                        return Ok(out);
+                    }
+                    out.total += 1;
+                }
+            }
+        }
+        d.deserialize_seq(V(std::marker::PhantomData))
+    }
+}
+
+/// At most this many characters of an unauthenticated string (a key id hint, a payload
+/// or predicate type) go into a finding's reason.
+const MAX_SHOWN: usize = 100;
+
+/// `s` for a reason: whole if short, else its first [`MAX_SHOWN`] characters and the
+/// length.
+pub(crate) fn clip(s: &str) -> Cow<'_, str> {
+    match s.char_indices().nth(MAX_SHOWN) {
+        None => Cow::Borrowed(s),
+        Some((at, _)) => Cow::Owned(format!("{}... ({} bytes)", &s[..at], s.len())),
+    }
 }
 
 fn envelope(w: WireEnvelope<'_>) -> Result<Parsed, Problem> {
     let bad = |reason: String| problem("malformed-envelope", format!("DSSE envelope: {reason}"));
+    if w.signatures.total > MAX_SIGNATURES {
+        return Err(bad(format!(
+            "{} signatures; at most {MAX_SIGNATURES} are accepted",
+            w.signatures.total
+        )));
+    }
     let payload = attest::dsse::b64_decode_lenient(&w.payload)
         .ok_or_else(|| bad("payload is not base64".into()))?;
-    if w.signatures.is_empty() {
+    if w.signatures.kept.is_empty() {
         return Err(bad("no signatures".into()));
     }
     let signatures = w
         .signatures
+        .kept
         .into_iter()
         .enumerate()
         .map(|(i, s)| {
@@ -217,12 +404,12 @@ fn envelope(w: WireEnvelope<'_>) -> Result<Parsed, Problem> {
             })
         })
         .collect::<Result<Vec<_>, Problem>>()?;
-    Ok(Parsed {
-        payload_type: w.payload_type,
+    Ok(Parsed::new(
+        w.payload_type,
         payload,
         signatures,
-        material: Material::Plain,
-    })
+        Material::Plain,
+    ))
 }
 
 fn parse_bundle(bytes: &[u8]) -> Result<Parsed, Problem> {
@@ -260,15 +447,15 @@ fn parse_bundle(bytes: &[u8]) -> Result<Parsed, Problem> {
         }
     };
     let bundle = Box::new(bundle);
-    Ok(Parsed {
+    Ok(Parsed::new(
         payload_type,
         payload,
         signatures,
-        material: match chain {
+        match chain {
             None => Material::BundleKey(bundle),
             Some(chain) => Material::BundleCert { bundle, chain },
         },
-    })
+    ))
 }
 
 #[cfg(test)]

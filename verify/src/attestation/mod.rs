@@ -17,10 +17,17 @@
 //!
 //! Fail closed: an attestation whose signature does not verify yields exactly one
 //! finding and contributes nothing else (no overlays, no credit towards `required`).
-//! Only the caller's own inputs are errors of [`check`]: a file that does not exist or
-//! cannot be read; a file that is there but is not an attestation is a finding.
+//! Only the caller's own inputs are errors of [`check`]: a file that does not exist, is
+//! not a regular file (a FIFO is never opened blocking) or cannot be read; a file that is
+//! there but is not an attestation is a finding.
+//!
+//! Work on what is not yet authenticated is bounded: at most 16 signatures per envelope
+//! and 1,000,000 lines per file (`input::MAX_SIGNATURES`, `input::MAX_LINES`), and of the lines of one
+//! file whose signature check fails only the first [`MAX_FAILED_LINE_FINDINGS`] get a
+//! finding each; the rest are one `more-failures` finding, which fails like them.
 
 mod input;
+pub(crate) mod open;
 mod provenance;
 mod sbom;
 mod signature;
@@ -118,54 +125,141 @@ pub fn check_lazy(
     for path in files {
         contents.push((path.display().to_string(), read(path)?));
     }
-    let mut early: Vec<(usize, Checked)> = Vec::new();
-    let mut units: Vec<(usize, String, &[u8])> = Vec::new();
+    let mut per_file: Vec<FileResults> = Vec::with_capacity(contents.len());
+    // (file index, line number for JSON Lines, bytes): names are made when checked.
+    let mut units: Vec<(usize, Option<usize>, &[u8])> = Vec::new();
     for (i, (name, bytes)) in contents.iter().enumerate() {
+        per_file.push(FileResults::new(name.clone()));
         let bytes = match bytes {
             Ok(b) => b,
             Err(too_large) => {
-                early.push((
-                    i,
-                    Checked::error(name.clone(), "too-large", too_large.clone()),
-                ));
+                per_file[i].add(Checked::error(name.clone(), "too-large", too_large.clone()));
                 continue;
             }
         };
         match input::layout(bytes) {
-            Layout::Garbage(p) => early.push((i, Checked::error(name.clone(), p.kind, p.reason))),
-            Layout::Single(b) => units.push((i, name.clone(), b)),
-            Layout::Lines(lines) => units.extend(
-                lines
-                    .into_iter()
-                    .map(|(n, l)| (i, format!("{name}:{n}"), l)),
-            ),
+            Layout::Garbage(p) => per_file[i].add(Checked::error(name.clone(), p.kind, p.reason)),
+            Layout::Single(b) => units.push((i, None, b)),
+            Layout::Lines(lines) => units.extend(lines.into_iter().map(|(n, l)| (i, Some(n), l))),
         }
     }
-    let mut results: Vec<(usize, Checked)> = units
-        .into_par_iter()
-        .map(|(i, name, b)| (i, check_unit(name, input::parse(b), &img, trust, now_unix)))
-        .collect();
-    // File order, then line order (the sort is stable).
-    results.extend(early);
-    results.sort_by_key(|(i, _)| *i);
+    // In chunks, so that what a failing line leaves behind is at most a chunk's worth
+    // before it is folded into its file's count; file and line order are kept.
+    for chunk in units.chunks(UNIT_CHUNK) {
+        let checked: Vec<(usize, Checked)> = chunk
+            .par_iter()
+            .map(|&(i, line, b)| {
+                let name = match line {
+                    Some(n) => format!("{}:{n}", per_file[i].name),
+                    None => per_file[i].name.clone(),
+                };
+                (i, check_unit(name, input::parse(b), &img, trust, now_unix))
+            })
+            .collect();
+        for (i, c) in checked {
+            per_file[i].add(c);
+        }
+    }
     Ok(finish(
-        results.into_iter().map(|(_, c)| c).collect(),
+        per_file.into_iter().flat_map(FileResults::finish).collect(),
         facts,
         trust,
     ))
 }
 
-/// Reads a file; `Ok(Err(reason))` when it is too large to be an attestation.
+/// Units checked in parallel at a time.
+const UNIT_CHUNK: usize = 8192;
+
+/// Lines of one file whose signature check fails that get a finding each; the rest of
+/// them are counted in one summary finding for the file (`more-failures`).
+pub const MAX_FAILED_LINE_FINDINGS: usize = 100;
+
+/// The results of one file, failing lines beyond [`MAX_FAILED_LINE_FINDINGS`] counted.
+struct FileResults {
+    name: String,
+    kept: Vec<Checked>,
+    failed: usize,
+    /// Of the failures not kept: how many, the worst status, and per reason kind a count.
+    dropped: usize,
+    dropped_status: Status,
+    dropped_kinds: BTreeMap<String, usize>,
+}
+
+impl FileResults {
+    fn new(name: String) -> Self {
+        Self {
+            name,
+            kept: Vec::new(),
+            failed: 0,
+            dropped: 0,
+            dropped_status: Status::Fail,
+            dropped_kinds: BTreeMap::new(),
+        }
+    }
+
+    fn add(&mut self, c: Checked) {
+        // A unit whose signature did not pass has one finding and contributes nothing
+        // else (no credit, no overlays): only its finding can be summarised.
+        let failed = !c
+            .findings
+            .iter()
+            .any(|f| f.check == CHECK_SIGNATURE && f.status == Status::Pass);
+        if !failed {
+            self.kept.push(c);
+            return;
+        }
+        self.failed += 1;
+        if self.failed <= MAX_FAILED_LINE_FINDINGS {
+            self.kept.push(c);
+            return;
+        }
+        self.dropped += 1;
+        for f in &c.findings {
+            if f.status == Status::Error {
+                self.dropped_status = Status::Error;
+            }
+            *self.dropped_kinds.entry(f.kind.clone()).or_default() += 1;
+        }
+    }
+
+    fn finish(mut self) -> Vec<Checked> {
+        if self.dropped > 0 {
+            let kinds: Vec<String> = self
+                .dropped_kinds
+                .iter()
+                .map(|(k, n)| format!("{k} {n}"))
+                .collect();
+            let mut c = Checked::new(self.name.clone());
+            c.push(
+                CHECK_SIGNATURE,
+                self.dropped_status,
+                "more-failures",
+                format!(
+                    "and {} more lines failed (only the first {MAX_FAILED_LINE_FINDINGS} \
+                     failing lines are reported one by one): {}",
+                    self.dropped,
+                    kinds.join(", ")
+                ),
+            );
+            self.kept.push(c);
+        }
+        self.kept
+    }
+}
+
+/// Reads a regular file; `Ok(Err(reason))` when it is too large to be an attestation.
 fn read(path: &Path) -> Result<Result<Vec<u8>, String>, AttestationError> {
     use std::io::Read;
     let err = |source| AttestationError::Read {
         path: path.to_path_buf(),
         source,
     };
-    let file = std::fs::File::open(path).map_err(err)?;
+    // Opened without blocking, and refused unless the open file is regular: a FIFO
+    // would block `open` (and a read) forever.
+    let file = open::open_regular(path).map_err(err)?;
     let too_large = || format!("larger than {MAX_ATTESTATION_FILE} bytes; not read");
     // The size up front spares reading a huge file; `take` still bounds what a file
-    // that grows, or a pipe, can make us read.
+    // that grows can make us read.
     if file.metadata().map_err(err)?.len() > MAX_ATTESTATION_FILE {
         return Ok(Err(too_large()));
     }
@@ -265,7 +359,7 @@ fn check_unit(
             "wrong-payload-type",
             format!(
                 "payload type {:?} is not {}",
-                p.payload_type,
+                input::clip(&p.payload_type),
                 attest::dsse::INTOTO_PAYLOAD_TYPE
             ),
         );
@@ -286,7 +380,7 @@ fn check_unit(
             format!(
                 "predicate type {:?} is neither SLSA provenance nor an SBOM: no signer is \
                  trusted for it",
-                head.predicate_type
+                input::clip(&head.predicate_type)
             ),
         );
         return c;

@@ -30,13 +30,14 @@
 //! is refused by the engine before it verifies anything, so such a bundle with log
 //! entries fails as `unsupported-bundle` rather than being judged on part of its evidence.
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use attest::keys::{PublicKey, RsaPadding};
 use rustls_pki_types::{CertificateDer, UnixTime};
 use webpki::{EndEntityCert, KeyUsage};
 
-use super::input::{Material, Parsed};
+use super::input::{clip, Material, Parsed, Sig};
 use super::trust::{index, RoleTrust, Trust, TrustedKey};
 use crate::policy::AttestationRole as Role;
 use crate::sigstore::{Artifact, KeyPolicy, Policy, SigstoreBundle, SigstoreError};
@@ -103,34 +104,43 @@ fn unchecked_note(m: &Material, trust: &Trust) -> String {
     }
 }
 
-/// The first trusted key of `keys` that verifies one of the signatures, the hinted key
-/// of each signature tried first.
-fn find_key<'k>(p: &Parsed, pae: &[u8], keys: &'k [TrustedKey]) -> Option<&'k TrustedKey> {
-    for s in &p.signatures {
-        let hinted = keys.iter().filter(|k| k.key_id == s.keyid);
-        let rest = keys.iter().filter(|k| k.key_id != s.keyid);
-        if let Some(k) = hinted.chain(rest).find(|k| k.verify(pae, &s.sig)) {
-            return Some(k);
-        }
-    }
-    None
+/// The first trusted key of `keys` that verifies one of the signatures. The keys a
+/// signature's key id hint names are tried first (for every signature, before any other
+/// pairing), then every other pairing; a signature whose length no key of a type can
+/// have is never handed to such a key. Every check reuses the envelope's one hash of
+/// the PAE (Ed25519 excepted, which hashes the message itself).
+fn find_key<'k>(p: &Parsed, keys: &'k [TrustedKey]) -> Option<&'k TrustedKey> {
+    let hinted = |s: &Sig, k: &TrustedKey| !s.keyid.is_empty() && k.key_id == s.keyid;
+    let pairs = |want_hinted: bool| {
+        p.signatures.iter().flat_map(move |s| {
+            keys.iter()
+                .filter(move |k| hinted(s, k) == want_hinted)
+                .map(move |k| (s, k))
+        })
+    };
+    pairs(true)
+        .chain(pairs(false))
+        .find(|(s, k)| k.verify(p, &s.sig))
+        .map(|(_, k)| k)
 }
 
 fn with_keys(p: &Parsed, role: Role, trust: &Trust, note: &str) -> SigResult {
-    let pae = attest::dsse::pae(&p.payload_type, &p.payload);
     let keys = &trust.role(role).keys;
-    if let Some(k) = find_key(p, &pae, keys) {
+    if let Some(k) = find_key(p, keys) {
         return SigResult::Pass {
             reason: format!("signed by {} key {}{note}", role.name(), k.describe()),
             times: Vec::new(),
         };
     }
-    key_failure(p, &pae, role, trust)
+    key_failure(p, role, trust)
 }
+
+/// Key id hints shown in a reason; the rest are counted.
+const MAX_HINTS_SHOWN: usize = 4;
 
 /// Why no trusted key verified: a trusted key named by the signature that does not verify
 /// is a bad signature; a key trusted for the other role is the wrong role; else unknown.
-fn key_failure(p: &Parsed, pae: &[u8], role: Role, trust: &Trust) -> SigResult {
+fn key_failure(p: &Parsed, role: Role, trust: &Trust) -> SigResult {
     let keys = &trust.role(role).keys;
     if let Some(k) = p
         .signatures
@@ -147,7 +157,7 @@ fn key_failure(p: &Parsed, pae: &[u8], role: Role, trust: &Trust) -> SigResult {
             ),
         );
     }
-    if let Some(k) = find_key(p, pae, &trust.role(other(role)).keys) {
+    if let Some(k) = find_key(p, &trust.role(other(role)).keys) {
         return fail(
             "wrong-role",
             format!(
@@ -168,11 +178,24 @@ fn key_failure(p: &Parsed, pae: &[u8], role: Role, trust: &Trust) -> SigResult {
             ),
         );
     }
-    let hints: Vec<&str> = p
+    let mut hints: Vec<Cow<'_, str>> = p
         .signatures
         .iter()
-        .map(|s| if s.keyid.is_empty() { "none" } else { &s.keyid })
+        .take(MAX_HINTS_SHOWN)
+        .map(|s| {
+            if s.keyid.is_empty() {
+                Cow::Borrowed("none")
+            } else {
+                clip(&s.keyid)
+            }
+        })
         .collect();
+    if p.signatures.len() > MAX_HINTS_SHOWN {
+        hints.push(Cow::Owned(format!(
+            "and {} more",
+            p.signatures.len() - MAX_HINTS_SHOWN
+        )));
+    }
     fail(
         "unknown-key",
         format!(
@@ -317,9 +340,9 @@ fn with_certificate(
         Ok(k) => k,
         Err(e) => return fail("untrusted-certificate", format!("{who}: {e}")),
     };
-    let pae = attest::dsse::pae(&p.payload_type, &p.payload);
+    let pae = p.pae();
     let ok = p.signatures.iter().any(|s| {
-        key.verify(&pae, &s.sig, RsaPadding::Pkcs1v15) || key.verify(&pae, &s.sig, RsaPadding::Pss)
+        key.verify(pae, &s.sig, RsaPadding::Pkcs1v15) || key.verify(pae, &s.sig, RsaPadding::Pss)
     });
     if !ok {
         return fail(
@@ -514,6 +537,5 @@ fn engine_key(
     if let Some(e) = first_error {
         return engine_failure(&e);
     }
-    let pae = attest::dsse::pae(&p.payload_type, &p.payload);
-    key_failure(p, &pae, role, trust)
+    key_failure(p, role, trust)
 }

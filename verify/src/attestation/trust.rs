@@ -14,6 +14,7 @@ use aws_lc_rs::signature::{self as sig, ParsedPublicKey};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, TrustAnchor};
 
+use super::input::Parsed;
 use super::AttestationError;
 use crate::policy::{AttestationRole as Role, Policy};
 use crate::report::KeyInfo;
@@ -69,14 +70,34 @@ impl TrustedKey {
         })
     }
 
-    /// Whether `sig` is this key's signature over `msg`, in any encoding we accept.
-    pub(crate) fn verify(&self, msg: &[u8], sig: &[u8]) -> bool {
+    /// Whether `sig` could be this key's signature at all, by its length alone: Ed25519
+    /// is 64 bytes, ECDSA P-256 8 to 72 (DER) or 64 (fixed), RSA the modulus length.
+    fn may_be_ours(&self, sig: &[u8]) -> bool {
+        match self.kind {
+            KeyType::Ed25519 => sig.len() == 64,
+            KeyType::EcdsaP256 => (8..=72).contains(&sig.len()),
+            KeyType::Rsa => sig.len() == self.rsa_bits.div_ceil(8),
+        }
+    }
+
+    /// Whether `sig` is this key's signature over the envelope's PAE, in any encoding we
+    /// accept. ECDSA and RSA verify the envelope's one SHA-256 of the PAE; Ed25519 hashes
+    /// the PAE itself.
+    pub(crate) fn verify(&self, p: &Parsed, sig: &[u8]) -> bool {
+        if !self.may_be_ours(sig) {
+            return false;
+        }
         self.verifiers.iter().enumerate().any(|(i, v)| {
             // Fixed-width ECDSA is exactly 64 bytes; skip the second parse otherwise.
             if self.kind == KeyType::EcdsaP256 && i == 1 && sig.len() != 64 {
                 return false;
             }
-            v.verify_sig(msg, sig).is_ok()
+            match self.kind {
+                KeyType::Ed25519 => v.verify_sig(p.pae(), sig).is_ok(),
+                KeyType::EcdsaP256 | KeyType::Rsa => {
+                    v.verify_digest_sig(p.pae_sha256(), sig).is_ok()
+                }
+            }
         })
     }
 

@@ -14,7 +14,7 @@
 //! defaults; unknown fields are ignored, as in-toto ignores them (they are still covered
 //! by the signature, which is over the document as written).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::io::Read;
 use std::path::Path;
 
@@ -37,21 +37,16 @@ pub enum ReadError {
 }
 
 /// Reads a regular file of at most `limit` bytes. Not a regular file (a FIFO would block
-/// forever, a directory cannot be read) is an error, checked before opening.
+/// forever, a directory cannot be read) is an error: the file is opened without blocking
+/// and its type taken from the open descriptor, so a path swapped for a FIFO after a
+/// check cannot block us either.
 pub fn read_file(path: &Path, limit: u64) -> Result<Vec<u8>, ReadError> {
-    let meta = match std::fs::metadata(path) {
-        Ok(m) => m,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(ReadError::NotFound),
-        Err(e) => return Err(ReadError::Other(format!("{}: {e}", path.display()))),
-    };
-    if !meta.is_file() {
-        return Err(ReadError::Other(format!(
-            "{}: not a regular file",
-            path.display()
-        )));
-    }
     let other = |e: std::io::Error| ReadError::Other(format!("{}: {e}", path.display()));
-    let f = std::fs::File::open(path).map_err(other)?;
+    let f = match crate::attestation::open::open_regular(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(ReadError::NotFound),
+        Err(e) => return Err(other(e)),
+    };
     let mut bytes = Vec::new();
     f.take(limit + 1).read_to_end(&mut bytes).map_err(other)?;
     if bytes.len() as u64 > limit {
@@ -61,6 +56,143 @@ pub fn read_file(path: &Path, limit: u64) -> Result<Vec<u8>, ReadError> {
         )));
     }
     Ok(bytes)
+}
+
+/// Most signatures a layout or link may carry (in-toto metadata has one per owner or
+/// functionary, a handful); more is refused before any is looked at.
+pub const MAX_SIGNATURES: usize = 64;
+
+/// Most memory the JSON of one layout or link may take once parsed, estimated by
+/// [`json_footprint`] before it is parsed. The metadata is read into a `serde_json::Value`
+/// (the signatures of a Metablock are over the canonical form of the parsed `signed`),
+/// which costs 80 bytes per value and more per list element and object member: `[0,0,...]`
+/// would take 40 times its size, before any signature is checked. The estimate is about
+/// twice the real cost of such hostile JSON and close to that of a real link (530 bytes
+/// estimated per recorded file, 680 real): this admits links of about 2 million files
+/// (some 300 MB), and hostile JSON that would take about 500 MB.
+pub const MAX_JSON_FOOTPRINT: u64 = 1 << 30;
+
+/// Estimated bytes of a `serde_json::Value` of `bytes`: per value its 80-byte slot, per
+/// list element 80 more (a growing vector's spare capacity), per object member 128 plus
+/// its key (an ordered map's entry, index and spare capacity), per string its bytes. The
+/// scan keeps nothing and stops with an error as soon as the estimate passes `limit`.
+/// Syntax errors are serde_json's.
+fn json_footprint(bytes: &[u8], limit: u64) -> Result<u64, serde_json::Error> {
+    use serde::de::{DeserializeSeed, Error, MapAccess, SeqAccess, Visitor};
+    use std::cell::Cell;
+
+    const VALUE: u64 = 80;
+    const ELEMENT: u64 = 80;
+    const MEMBER: u64 = 128;
+
+    #[derive(Clone, Copy)]
+    struct Scan<'c> {
+        total: &'c Cell<u64>,
+        limit: u64,
+    }
+    impl Scan<'_> {
+        fn add<E: Error>(self, n: u64) -> Result<(), E> {
+            let t = self.total.get().saturating_add(n);
+            self.total.set(t);
+            if t > self.limit {
+                return Err(E::custom(format!(
+                    "would take more than {} bytes of memory once parsed (estimated)",
+                    self.limit
+                )));
+            }
+            Ok(())
+        }
+    }
+    impl<'de> DeserializeSeed<'de> for Scan<'_> {
+        type Value = ();
+        fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+    impl<'de> Visitor<'de> for Scan<'_> {
+        type Value = ();
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("any JSON value")
+        }
+        fn visit_bool<E: Error>(self, _: bool) -> Result<(), E> {
+            self.add(VALUE)
+        }
+        fn visit_i64<E: Error>(self, _: i64) -> Result<(), E> {
+            self.add(VALUE)
+        }
+        fn visit_u64<E: Error>(self, _: u64) -> Result<(), E> {
+            self.add(VALUE)
+        }
+        fn visit_f64<E: Error>(self, _: f64) -> Result<(), E> {
+            self.add(VALUE)
+        }
+        fn visit_unit<E: Error>(self) -> Result<(), E> {
+            self.add(VALUE)
+        }
+        fn visit_str<E: Error>(self, v: &str) -> Result<(), E> {
+            self.add(VALUE + v.len() as u64)
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut s: A) -> Result<(), A::Error> {
+            self.add(VALUE)?;
+            while s.next_element_seed(self)?.is_some() {
+                self.add(ELEMENT)?;
+            }
+            Ok(())
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<(), A::Error> {
+            self.add(VALUE)?;
+            while let Some(k) = m.next_key::<std::borrow::Cow<'de, str>>()? {
+                self.add(MEMBER + k.len() as u64)?;
+                m.next_value_seed(self)?;
+            }
+            Ok(())
+        }
+    }
+    let total = Cell::new(0);
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    Scan {
+        total: &total,
+        limit,
+    }
+    .deserialize(&mut de)?;
+    de.end()?;
+    Ok(total.get())
+}
+
+/// `bytes` parsed as JSON, refused unparsed if it would take too much memory.
+fn bounded_json(bytes: &[u8]) -> Result<Value, serde_json::Error> {
+    json_footprint(bytes, MAX_JSON_FOOTPRINT)?;
+    serde_json::from_slice(bytes)
+}
+
+/// At most this many characters of a key id from the metadata go into a message.
+const KEYID_SHOWN: usize = 80;
+
+fn clip(s: &str) -> std::borrow::Cow<'_, str> {
+    match s.char_indices().nth(KEYID_SHOWN) {
+        None => s.into(),
+        Some((at, _)) => format!("{}... ({} bytes)", &s[..at], s.len()).into(),
+    }
+}
+
+/// The key ids of a document's signatures, for messages: `{:?}` shows the first
+/// [`KEYIDS_SHOWN`], each clipped, and counts the rest.
+pub struct KeyIds<'a>(Vec<&'a str>);
+
+/// Key ids a message shows.
+pub const KEYIDS_SHOWN: usize = 8;
+
+impl std::fmt::Debug for KeyIds<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut l = f.debug_list();
+        for k in self.0.iter().take(KEYIDS_SHOWN) {
+            l.entry(&clip(k));
+        }
+        if self.0.len() > KEYIDS_SHOWN {
+            l.entry(&format_args!("and {} more", self.0.len() - KEYIDS_SHOWN));
+        }
+        l.finish()
+    }
 }
 
 /// Which signed form a document had.
@@ -111,8 +243,18 @@ fn is_hex(s: &str) -> bool {
 
 /// Parses either signed form. Errors say what is wrong, without the file name.
 pub fn parse_signed(bytes: &[u8]) -> Result<Signed, String> {
-    let doc: Value = serde_json::from_slice(bytes).map_err(|e| format!("not JSON: {e}"))?;
+    let doc: Value = bounded_json(bytes).map_err(|e| format!("not JSON: {e}"))?;
     let m = doc.as_object().ok_or("not a JSON object")?;
+    if let Some(n) = m
+        .get("signatures")
+        .and_then(Value::as_array)
+        .map(Vec::len)
+        .filter(|&n| n > MAX_SIGNATURES)
+    {
+        return Err(format!(
+            "{n} signatures; at most {MAX_SIGNATURES} are accepted"
+        ));
+    }
     if m.contains_key("payload") {
         if m.get("payloadType").and_then(Value::as_str) != Some(INTOTO_PAYLOAD_TYPE) {
             return Err(format!(
@@ -121,21 +263,22 @@ pub fn parse_signed(bytes: &[u8]) -> Result<Signed, String> {
         }
         let env = Envelope::from_json_value(&doc, "envelope").map_err(|e| e.to_string())?;
         let mut sigs: Vec<Sig> = Vec::with_capacity(env.signatures.len());
+        let mut seen: HashSet<&str> = HashSet::with_capacity(env.signatures.len());
         for (i, s) in env.signatures.iter().enumerate() {
             let keyid = s
                 .keyid
-                .clone()
+                .as_deref()
                 .ok_or_else(|| format!("signatures[{i}] has no keyid"))?;
-            if sigs.iter().any(|x| x.keyid == keyid) {
-                return Err(format!("two signatures with keyid {keyid}"));
+            if !seen.insert(keyid) {
+                return Err(format!("two signatures with keyid {}", clip(keyid)));
             }
             sigs.push(Sig {
-                keyid,
+                keyid: keyid.to_owned(),
                 sig: s.sig.clone(),
             });
         }
-        let body: Value = serde_json::from_slice(&env.payload)
-            .map_err(|e| format!("DSSE payload is not JSON: {e}"))?;
+        let body: Value =
+            bounded_json(&env.payload).map_err(|e| format!("DSSE payload is not JSON: {e}"))?;
         return Ok(Signed {
             form: Form::Dsse,
             body,
@@ -187,9 +330,9 @@ impl Signed {
         }
     }
 
-    /// The key ids the signatures are labelled with, for messages.
-    pub fn keyids(&self) -> Vec<&str> {
-        self.sigs.iter().map(|s| s.keyid.as_str()).collect()
+    /// The key ids the signatures are labelled with, for messages (shown capped).
+    pub fn keyids(&self) -> KeyIds<'_> {
+        KeyIds(self.sigs.iter().map(|s| s.keyid.as_str()).collect())
     }
 
     /// The body's `_type`, if it is a string.
@@ -649,5 +792,34 @@ mod tests {
         }
         let deep = "[".repeat(100_000);
         assert!(parse_signed(deep.as_bytes()).is_err());
+    }
+
+    #[test]
+    fn footprint_is_estimated_without_parsing_and_bounded() {
+        assert_eq!(
+            json_footprint(b"[0, 0, 0]", u64::MAX).unwrap(),
+            80 + 3 * 160
+        );
+        assert_eq!(
+            json_footprint(br#"{"ab": "xyz"}"#, u64::MAX).unwrap(),
+            80 + 128 + 2 + 80 + 3
+        );
+        let e = json_footprint(b"[0, 0, 0]", 300).unwrap_err().to_string();
+        assert!(e.contains("more than 300 bytes of memory"), "{e}");
+        assert!(json_footprint(b"[0, 0", u64::MAX).is_err());
+        assert!(json_footprint(b"[0] x", u64::MAX).is_err());
+        // parse_signed refuses before parsing; more than 64 signatures too.
+        let zeros = format!(
+            "{{\"signed\": [{}], \"signatures\": []}}",
+            ["0"; 7_000_000].join(",")
+        );
+        assert!(parse_signed(zeros.as_bytes())
+            .unwrap_err()
+            .contains("bytes of memory"));
+        let sigs = vec![r#"{"keyid": "ab", "sig": "00"}"#; 65].join(",");
+        let many = format!(r#"{{"signed": {{}}, "signatures": [{sigs}]}}"#);
+        assert!(parse_signed(many.as_bytes())
+            .unwrap_err()
+            .contains("65 signatures"));
     }
 }
