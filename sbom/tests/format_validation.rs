@@ -6,9 +6,9 @@
 //! A validator that is not installed makes its test print `SKIPPED: ...` and pass, except
 //! under `CI=true`, where it fails.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod common;
 
+use common::validate;
 use sbom::format::{self, DocumentInfo, Format};
 use sbom::inventory::{ImageSource, ImportedKey, Inventory, SourceKind, Unresolved};
 use sbom::osrelease::OsRelease;
@@ -308,50 +308,6 @@ fn render(format: Format, inv: &Inventory, info: &DocumentInfo) -> Vec<u8> {
 
 fn json(bytes: &[u8]) -> Value {
     serde_json::from_slice(bytes).expect("output is JSON")
-}
-
-/// Writes `bytes` to a temporary file named `name` and runs the validator for `fmt`.
-/// With `SBOM_FORMAT_DUMP=<dir>`, also keeps a copy there for inspection.
-fn validate(fmt: &str, name: &str, bytes: &[u8]) {
-    if let Some(d) = std::env::var_os("SBOM_FORMAT_DUMP") {
-        std::fs::create_dir_all(&d).unwrap();
-        std::fs::write(Path::new(&d).join(name), bytes).unwrap();
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join(name);
-    std::fs::write(&path, bytes).unwrap();
-    run_validator(fmt, &path);
-}
-
-fn run_validator(fmt: &str, path: &Path) {
-    let ci = std::env::var("CI").as_deref() == Ok("true");
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/validators/validate.py");
-    let out = match Command::new("python3")
-        .arg(&script)
-        .arg(fmt)
-        .arg(path)
-        .output()
-    {
-        Ok(o) => o,
-        Err(e) => {
-            assert!(!ci, "python3 is required under CI=true: {e}");
-            println!("SKIPPED: python3 not available ({e}); validators not run");
-            return;
-        }
-    };
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    match out.status.code() {
-        Some(0) => {}
-        Some(77) => {
-            assert!(!ci, "validator missing under CI=true: {stdout}");
-            println!("{stdout}");
-        }
-        _ => panic!(
-            "{fmt} validation of {} failed:\n{stdout}\n{stderr}",
-            path.display()
-        ),
-    }
 }
 
 fn arr<'a>(v: &'a Value, key: &str) -> &'a Vec<Value> {

@@ -7,12 +7,13 @@
 //! takes longer than a bound far above what the linear code needs (milliseconds in a debug
 //! build) and far below what the quadratic code took (minutes in a debug build).
 
+mod common;
+
 use std::collections::{BTreeSet, HashMap, HashSet};
-use std::path::PathBuf;
-use std::process::Command;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use common::validate;
 use sbom::deps;
 use sbom::format::common::{web_url, Model};
 use sbom::format::props::package_properties;
@@ -160,39 +161,6 @@ fn render(f: Format, inv: &Inventory) -> Vec<u8> {
 
 fn json(bytes: &[u8]) -> Value {
     serde_json::from_slice(bytes).expect("output is JSON")
-}
-
-/// Runs `tests/validators/validate.py FMT` on `bytes`; a missing validator is a skip
-/// (a failure under `CI=true`), as in `format_validation.rs`.
-fn validate(fmt: &str, name: &str, bytes: &[u8]) {
-    let ci = std::env::var("CI").as_deref() == Ok("true");
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join(name);
-    std::fs::write(&path, bytes).unwrap();
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/validators/validate.py");
-    let out = match Command::new("python3")
-        .arg(&script)
-        .arg(fmt)
-        .arg(&path)
-        .output()
-    {
-        Ok(o) => o,
-        Err(e) => {
-            assert!(!ci, "python3 is required under CI=true: {e}");
-            println!("SKIPPED: python3 not available ({e}); validators not run");
-            return;
-        }
-    };
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    match out.status.code() {
-        Some(0) => {}
-        Some(77) => {
-            assert!(!ci, "validator missing under CI=true: {stdout}");
-            println!("{stdout}");
-        }
-        _ => panic!("{fmt} validation of {name} failed:\n{stdout}\n{stderr}"),
-    }
 }
 
 // ---------------------------------------------------------------------------------------

@@ -11,10 +11,9 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use attest::dsse::{b64, Envelope, INTOTO_PAYLOAD_TYPE};
-use attest::intoto::Form;
 use attest::keys::{RsaPadding, Signer};
 use attestation_fixture::{about, s, summary, Fixture};
-use intoto_support::{assert_finding, show, Chain};
+use intoto_support::{assert_finding, one_step, show};
 use verify::attestation::{self, AttestationError};
 use verify::intoto::{CHECK_LAYOUT, CHECK_LINK};
 use verify::report::{Finding, Status};
@@ -238,34 +237,6 @@ fn an_attestation_that_is_a_fifo_is_an_error_not_a_hang() {
 }
 
 // ---- 2. in-toto metadata with many signatures -----------------------------------------
-
-/// A layout with only the fedora-packages step.
-const ONE_STEP: &str = r#"
-expires_in_days = 30
-[keys]
-packager = "packager.pub"
-[[step]]
-name = "fedora-packages"
-functionaries = ["packager"]
-expected_products = [["CREATE", "repo/*"], ["DISALLOW", "*"]]
-"#;
-
-fn one_step() -> Chain {
-    let c = Chain::new();
-    c.layout(ONE_STEP, &["owner1"], Form::Metablock, "one.layout");
-    c.link(
-        "links",
-        c.w(),
-        "fedora-packages",
-        "packager",
-        &[],
-        &["repo"],
-        &[],
-        Form::Metablock,
-    );
-    intoto_support::assert_all_pass(&c.verify("one.layout", &["owner1"], "links", None));
-    c
-}
 
 /// A DSSE document with `n` signatures of distinct key ids (what r1 of the audit sends).
 fn dsse_many_keyids(n: usize) -> String {

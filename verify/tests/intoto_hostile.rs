@@ -16,34 +16,6 @@ use serde_json::{json, Value};
 use verify::intoto::{verify_layout, IntotoError, LayoutRequest, CHECK_LAYOUT, CHECK_LINK};
 use verify::report::{Finding, Status};
 
-/// A layout with only the fedora-packages step, so that each run is cheap.
-const ONE_STEP: &str = r#"
-expires_in_days = 30
-[keys]
-packager = "packager.pub"
-[[step]]
-name = "fedora-packages"
-functionaries = ["packager"]
-expected_products = [["CREATE", "repo/*"], ["DISALLOW", "*"]]
-"#;
-
-fn one_step() -> Chain {
-    let c = Chain::new();
-    c.layout(ONE_STEP, &["owner1"], Form::Metablock, "one.layout");
-    c.link(
-        "links",
-        c.w(),
-        "fedora-packages",
-        "packager",
-        &[],
-        &["repo"],
-        &[],
-        Form::Metablock,
-    );
-    assert_all_pass(&c.verify("one.layout", &["owner1"], "links", None));
-    c
-}
-
 /// The layout's unsigned body, to be changed and re-signed by owner1.
 fn layout_body(c: &Chain) -> Value {
     read_json(&c.w().join("one.layout"))["signed"].clone()

@@ -1,7 +1,8 @@
 //! Shared test helpers: locating `../shared/realdata` (real-world data beside the project).
 #![allow(dead_code)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 
 /// `../shared/realdata/<rel>` if present. Absent: `None` after a loud SKIPPED line, or a
 /// panic under CI=true, where the data must be there.
@@ -67,4 +68,48 @@ pub fn sample_copy() -> (tempfile::TempDir, PathBuf) {
     let root = dir.path().join("rootfs");
     cp_a(&testdata("sample/rootfs"), &root);
     (dir, root)
+}
+
+/// Writes `bytes` to a temporary file named `name` and runs the validator for `fmt`.
+/// With `SBOM_FORMAT_DUMP=<dir>`, also keeps a copy there for inspection.
+pub fn validate(fmt: &str, name: &str, bytes: &[u8]) {
+    if let Some(d) = std::env::var_os("SBOM_FORMAT_DUMP") {
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(Path::new(&d).join(name), bytes).unwrap();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(name);
+    std::fs::write(&path, bytes).unwrap();
+    run_validator(fmt, &path);
+}
+
+pub fn run_validator(fmt: &str, path: &Path) {
+    let ci = std::env::var("CI").as_deref() == Ok("true");
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/validators/validate.py");
+    let out = match Command::new("python3")
+        .arg(&script)
+        .arg(fmt)
+        .arg(path)
+        .output()
+    {
+        Ok(o) => o,
+        Err(e) => {
+            assert!(!ci, "python3 is required under CI=true: {e}");
+            println!("SKIPPED: python3 not available ({e}); validators not run");
+            return;
+        }
+    };
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    match out.status.code() {
+        Some(0) => {}
+        Some(77) => {
+            assert!(!ci, "validator missing under CI=true: {stdout}");
+            println!("{stdout}");
+        }
+        _ => panic!(
+            "{fmt} validation of {} failed:\n{stdout}\n{stderr}",
+            path.display()
+        ),
+    }
 }

@@ -422,6 +422,41 @@ impl Chain {
     }
 }
 
+/// A layout with only the fedora-packages step, so that each run is cheap.
+pub const ONE_STEP: &str = r#"
+expires_in_days = 30
+[keys]
+packager = "packager.pub"
+[[step]]
+name = "fedora-packages"
+functionaries = ["packager"]
+expected_products = [["CREATE", "repo/*"], ["DISALLOW", "*"]]
+"#;
+
+/// A chain with `one.layout` ([`ONE_STEP`], signed by owner1) and its one link in
+/// `links/`, checked to pass as made.
+pub fn one_step() -> Chain {
+    let c = Chain::new();
+    c.layout(
+        ONE_STEP,
+        &["owner1"],
+        attest::intoto::Form::Metablock,
+        "one.layout",
+    );
+    c.link(
+        "links",
+        c.w(),
+        "fedora-packages",
+        "packager",
+        &[],
+        &["repo"],
+        &[],
+        attest::intoto::Form::Metablock,
+    );
+    assert_all_pass(&c.verify("one.layout", &["owner1"], "links", None));
+    c
+}
+
 pub fn show(findings: &[Finding]) -> String {
     findings
         .iter()
