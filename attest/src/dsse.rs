@@ -170,7 +170,9 @@ impl Envelope {
             origin: origin.to_owned(),
             reason,
         };
-        let wire: Wire = serde_json::from_value(v.clone()).map_err(|e| bad(e.to_string()))?;
+        // Deserialized from the borrowed value: cloning it first doubled the memory of a
+        // large envelope (a hostile link of hundreds of megabytes).
+        let wire = Wire::deserialize(v).map_err(|e| bad(e.to_string()))?;
         let payload =
             b64_decode_lenient(&wire.payload).ok_or_else(|| bad("payload is not base64".into()))?;
         let mut signatures = Vec::with_capacity(wire.signatures.len());
