@@ -182,40 +182,14 @@ mod tests {
 
     fn package(name: &str, provides: Vec<Dependency>, requires: Vec<Dependency>) -> Package {
         Package {
-            db_row: 0,
             name: name.into(),
-            epoch: None,
             version: "1".into(),
             release: "1".into(),
             arch: "noarch".into(),
-            summary: String::new(),
-            license: String::new(),
-            vendor: None,
-            packager: None,
-            url: None,
-            bug_url: None,
-            group: None,
-            source_rpm: None,
-            build_time: None,
-            build_host: None,
-            install_time: None,
-            size: 0,
-            modularity_label: None,
-            sigmd5: None,
-            sha256_header: None,
-            sha1_header: None,
-            computed_sha256_header: None,
-            signatures: Vec::new(),
             file_digest_algo: DigestAlgo::Sha256,
-            files: Vec::new(),
             requires,
             provides,
-            conflicts: Vec::new(),
-            obsoletes: Vec::new(),
-            recommends: Vec::new(),
-            suggests: Vec::new(),
-            supplements: Vec::new(),
-            enhances: Vec::new(),
+            ..Package::default()
         }
     }
 
@@ -226,17 +200,10 @@ mod tests {
         let mut owner = package("owner", vec![dep("x", eq, "2")], vec![dep("x", ge, "1")]);
         owner.files = vec![FileEntry {
             path: "/bin/sh".into(),
-            digest: None,
-            size: 0,
             mode: 0o100755,
             user: "root".into(),
             group: "root".into(),
-            flags: 0,
-            link_target: None,
-            mtime: 0,
-            verify_flags: 0,
-            inode: 0,
-            lang: String::new(),
+            ..FileEntry::default()
         }];
         let packages = vec![
             owner,

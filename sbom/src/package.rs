@@ -10,7 +10,7 @@ use serde::Serialize;
 pub type DbRowId = u32;
 
 /// One installed package, fully decoded from its header.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Package {
     pub db_row: DbRowId,
     pub name: String,
@@ -108,9 +108,11 @@ pub struct HeaderSignature {
     pub fingerprint: Option<String>,
 }
 
-/// File digest algorithm, by OpenPGP hash id as FILEDIGESTALGO stores it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// File digest algorithm, by OpenPGP hash id as FILEDIGESTALGO stores it. The default is
+/// rpm's for a header without FILEDIGESTALGO.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub enum DigestAlgo {
+    #[default]
     Md5,
     Sha1,
     Sha224,
@@ -184,7 +186,7 @@ pub mod file_flags {
 }
 
 /// One file a package declares.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct FileEntry {
     /// Absolute path (dirname + basename).
     pub path: String,

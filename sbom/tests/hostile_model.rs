@@ -60,17 +60,10 @@ fn dep(name: &str, flags: u32, version: &str) -> Dependency {
 fn file(path: &str) -> FileEntry {
     FileEntry {
         path: path.into(),
-        digest: None,
-        size: 0,
         mode: 0o100644,
         user: "root".into(),
         group: "root".into(),
-        flags: 0,
-        link_target: None,
-        mtime: 0,
-        verify_flags: 0,
-        inode: 0,
-        lang: String::new(),
+        ..FileEntry::default()
     }
 }
 
@@ -78,38 +71,20 @@ fn package(row: u32, name: &str) -> Package {
     Package {
         db_row: row,
         name: name.into(),
-        epoch: None,
         version: "1.0".into(),
         release: "1.fc40".into(),
         arch: "x86_64".into(),
         summary: format!("The {name} package"),
         license: "MIT".into(),
         vendor: Some("Fedora Project".into()),
-        packager: None,
-        url: None,
-        bug_url: None,
-        group: None,
         source_rpm: Some(format!("{name}-1.0-1.fc40.src.rpm")),
         build_time: Some(1_700_000_000),
-        build_host: None,
-        install_time: None,
         size: 1,
-        modularity_label: None,
-        sigmd5: None,
         sha256_header: Some(format!("{row:064x}")),
-        sha1_header: None,
         computed_sha256_header: Some(format!("{row:064x}")),
-        signatures: Vec::new(),
         file_digest_algo: DigestAlgo::Sha256,
-        files: Vec::new(),
-        requires: Vec::new(),
         provides: vec![dep(name, 0, "")],
-        conflicts: Vec::new(),
-        obsoletes: Vec::new(),
-        recommends: Vec::new(),
-        suggests: Vec::new(),
-        supplements: Vec::new(),
-        enhances: Vec::new(),
+        ..Package::default()
     }
 }
 

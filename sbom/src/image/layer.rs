@@ -19,7 +19,7 @@ use std::thread::{Scope, ScopedJoinHandle};
 
 use super::blobs::{Digest, Hasher, Store};
 use super::manifest::LayerRef;
-use super::tree::{path_prefix, Kind, MAX_DEPTH, MAX_LINK, MAX_PATH};
+use super::tree::{beyond_limits, path_prefix, Kind, MAX_LINK, MAX_PATH};
 use super::{ImageError, Limits};
 
 /// Decompressed bytes per chunk handed from the producer to the tar walk.
@@ -538,18 +538,8 @@ fn classify(e: &tar::Entry<'_, impl Read>, index: u32) -> Result<EntryInfo, Stri
     let bytes = e.path_bytes();
     let raw = String::from_utf8_lossy(&bytes);
     let path = normalize(&raw).map_err(|r| format!("{raw:?}: {r}"))?;
-    if path.len() > MAX_PATH {
-        return Err(format!(
-            "a path {} bytes long, where PATH_MAX (4096, with the leading / and the NUL) \
-             allows {MAX_PATH}: no package can own it and no program can open it by name",
-            path.len()
-        ));
-    }
-    let depth = path.split('/').count();
-    if depth > MAX_DEPTH {
-        return Err(format!(
-            "a path {depth} directories deep, more than the {MAX_DEPTH} an image may nest"
-        ));
+    if let Some(reason) = beyond_limits(&path) {
+        return Err(reason);
     }
     let (dir, base) = super::tree::split_parent(&path);
     let link = e

@@ -441,29 +441,18 @@ impl Applier {
         } else {
             Some(format!("{parent}/{base}"))
         };
+        let resolved = joined.is_some();
         let path = joined.unwrap_or_else(|| std::mem::take(&mut e.path));
         let fail = |path: &str, reason: String| hostile(&self.what, e.index, path, reason);
-        // The entry's own path was checked; through a symlinked parent it can grow.
-        if path.len() > tree::MAX_PATH {
-            return Err(fail(
-                &format!("{}...", tree::path_prefix(&path)),
-                format!(
-                    "resolves through symlinks to a path {} bytes long, where PATH_MAX allows {}",
-                    path.len(),
-                    tree::MAX_PATH
-                ),
-            ));
-        }
-        let depth = path.split('/').count();
-        if depth > tree::MAX_DEPTH {
-            return Err(fail(
-                &format!("{}...", tree::path_prefix(&path)),
-                format!(
-                    "resolves through symlinks to a path {depth} directories deep, more than \
-                     the {} an image may nest",
-                    tree::MAX_DEPTH
-                ),
-            ));
+        // The entry's own path was checked (`layer::classify`); through a symlinked parent
+        // it can grow.
+        if resolved {
+            if let Some(reason) = tree::beyond_limits(&path) {
+                return Err(fail(
+                    &format!("{}...", tree::path_prefix(&path)),
+                    format!("resolves through symlinks to {reason}"),
+                ));
+            }
         }
         match std::mem::replace(&mut e.kind, EntryKind::Skip) {
             EntryKind::Skip => {}

@@ -161,9 +161,9 @@ fn parallel<T>(tag: u32, v: Vec<T>, n: usize) -> Result<Vec<T>, HeaderError> {
 }
 
 /// How much memory a header's files may decode to, as a multiple of the header's size.
-/// A real package's header spends over 100 bytes a file (a 65-byte digest alone) and
-/// decodes to about 3 times its size; a hostile one can list a million empty names in one
-/// 4,000-byte directory (2 GB of paths from 2.5 MB) or millions of files of 5 bytes each.
+/// Real headers measured at most 3.2 (SLE 15 BCI's ndb; CBL-Mariner 2.0's 129 packages at
+/// most 1.8): every file carries a digest, owner, mode and more. A hostile one can list a
+/// million empty names in one 4,000-byte directory (2 GB of paths from 2.5 MB).
 const MAX_EXPANSION: usize = 16;
 
 /// What one decoded file costs besides its path: the `FileEntry` and its small strings.
