@@ -43,6 +43,8 @@ pub enum ScanError {
     NoDbInImage { location: String, dirs: String },
     #[error("cannot make a private temporary copy of the image's RPM database: {0}")]
     TempCopy(std::io::Error),
+    #[error(transparent)]
+    Deps(#[from] deps::TooMuchWork),
 }
 
 /// Scans a root filesystem directory.
@@ -354,7 +356,7 @@ fn scan_db_file(
             ))
     });
     keys.sort_by(|a, b| (a.short_id.as_str(), a.db_row).cmp(&(b.short_id.as_str(), b.db_row)));
-    let res = deps::resolve(&packages);
+    let res = deps::resolve(&packages)?;
     let inv = Inventory {
         source,
         distro,
