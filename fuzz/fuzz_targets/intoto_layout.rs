@@ -94,6 +94,7 @@ fuzz_target!(|data: &[u8]| {
         now_unix: common::NOW,
         allow_inspections: false,
         inspection_base: None,
+        parameters: None,
     })
     .expect("metadata problems are findings, never errors");
 });

@@ -60,6 +60,9 @@ pub struct LayoutInput<'a> {
     pub extra_keys: &'a [PathBuf],
     /// Run the layout's inspection commands (off: a layout with inspections fails).
     pub allow_inspections: bool,
+    /// `--layout-param NAME=VALUE`: substituted for `{NAME}` in the layout's commands and
+    /// rules; `None` when none was given (nothing is substituted, as in in-toto).
+    pub parameters: Option<&'a std::collections::BTreeMap<String, String>>,
 }
 
 /// Everything `verify image` needs besides the input.
@@ -203,6 +206,7 @@ pub fn verify_image(req: &ImageRequest, progress: &dyn Progress) -> Result<Repor
                     now_unix: req.now_unix,
                     allow_inspections: l.allow_inspections,
                     inspection_base: None,
+                    parameters: l.parameters,
                 })
             })
         });

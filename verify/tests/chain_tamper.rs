@@ -239,6 +239,8 @@ struct Args<'a> {
     layout: &'a str,
     policy: &'a str,
     time: String,
+    /// `--layout-param` values.
+    params: &'a [&'a str],
 }
 
 impl Default for Args<'_> {
@@ -248,6 +250,7 @@ impl Default for Args<'_> {
             layout: "root.layout",
             policy: "policy.toml",
             time: CHECK_TIME.into(),
+            params: &[],
         }
     }
 }
@@ -269,6 +272,9 @@ fn verify_with(w: &Path, a: &Args) -> Run {
     }
     cmd.arg("--layout").arg(w.join(a.layout));
     cmd.arg("--links").arg(w.join("links"));
+    for p in a.params {
+        cmd.arg("--layout-param").arg(p);
+    }
     let out = cmd.args(["--time", &a.time, "--json"]).output().unwrap();
     let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
         let (o, e2) = (&out.stdout, &out.stderr);
@@ -690,6 +696,49 @@ fn expired_layout() {
     // Expiry is the difference: six hours before `expires` the same layout passes.
     let earlier = verify_with(&t.w, &at("2025-01-01T06:00:00Z"));
     assert_eq!(earlier.code, Some(0), "findings:\n{}", listing(&earlier));
+}
+
+/// `--layout-param`: chain.sh's layout with the compose step's package directory written
+/// as `{PKGDIR}` passes with the right value only.
+#[test]
+fn layout_parameters_on_the_command_line() {
+    let t = work();
+    let text = layout_toml(EXPIRES);
+    let rule = r#"["MATCH", "repo/*", "WITH", "PRODUCTS", "FROM", "fedora-packages"]"#;
+    assert!(text.contains(rule), "chain.sh's layout changed: {text}");
+    let param = text.replace(rule, &rule.replace("repo/*", "{PKGDIR}/*"));
+    std::fs::write(t.w.join("param.toml"), param).unwrap();
+    layout(&t.w, "param.toml", "param.layout");
+    let with = |params| Args {
+        layout: "param.layout",
+        params,
+        ..Args::default()
+    };
+    let run = verify_with(&t.w, &with(&["PKGDIR=repo"]));
+    assert_eq!(run.code, Some(0), "findings:\n{}", listing(&run));
+    // Without parameters `{PKGDIR}/*` is literal: it matches nothing, and the compose
+    // step's DISALLOW catches the packages.
+    let run = verify_with(&t.w, &with(&[]));
+    assert_eq!(run.code, Some(1));
+    assert_eq!(about(&run, "step:compose"), ["intoto.rules disallowed"]);
+    // Parameters without PKGDIR: the layout cannot be substituted.
+    let run = verify_with(&t.w, &with(&["OTHER=repo"]));
+    assert_fails(&run, &["intoto.layout substitution param.layout"]);
+    assert!(reason_of(&run, "intoto.layout substitution").contains("PKGDIR"));
+    // A name in-toto would refuse, or one given twice: a usage error.
+    for bad in [&["BAD NAME=x"][..], &["PKGDIR=repo", "PKGDIR=other"]] {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_verify"));
+        cmd.arg("image").arg(t.w.join("rootfs"));
+        cmd.arg("--policy").arg(t.w.join("policy.toml"));
+        cmd.arg("--layout").arg(t.w.join("param.layout"));
+        for p in bad {
+            cmd.arg("--layout-param").arg(p);
+        }
+        let out = cmd.output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{bad:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("--layout-param"), "{bad:?}: {err}");
+    }
 }
 
 #[test]

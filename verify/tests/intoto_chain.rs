@@ -528,6 +528,7 @@ fn a_chain_made_by_in_totos_own_tools_verifies() {
                 now_unix: now(),
                 allow_inspections: false,
                 inspection_base: None,
+                parameters: None,
             })
             .unwrap()
         };

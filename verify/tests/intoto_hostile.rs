@@ -1,5 +1,5 @@
 //! `verify::intoto` on hostile metadata: truncated and corrupted files, wrong types, huge
-//! numbers, deep nesting, FIFOs, sublayouts, unsupported keys. Each is an `error` or
+//! numbers, deep nesting, FIFOs, layouts in a link's place, unsupported keys. Each is an `error` or
 //! `fail` finding naming the file and what is wrong; nothing panics, hangs or passes.
 //! Only the caller's own inputs (no keys, no layout file, no links directory) are
 //! `IntotoError`s.
@@ -53,6 +53,7 @@ fn caller_errors_are_errors() {
             now_unix: now(),
             allow_inspections: false,
             inspection_base: None,
+            parameters: None,
         })
     };
     let (layout, links) = (c.w().join("one.layout"), c.w().join("links"));
@@ -261,13 +262,14 @@ fn hostile_links_are_findings_not_panics() {
     assert!(text.contains("1e999"));
     dsse_raw(text.as_bytes(), "packager", &link);
     assert_finding(&run("huge number"), CHECK_LINK, &file, "malformed-link");
-    // A sublayout where the link should be.
+    // A layout where the link should be, signed by the layout owner, not by the step's
+    // functionary: no sublayout of the functionary's.
     std::fs::copy(c.w().join("one.layout"), &link).unwrap();
     assert_finding(
-        &run("sublayout"),
+        &run("owner's layout"),
         CHECK_LINK,
         &file,
-        "unsupported-sublayout",
+        "unauthorized-signer",
     );
     // A directory and a FIFO under the link's name: an error, and no hang.
     std::fs::remove_file(&link).unwrap();

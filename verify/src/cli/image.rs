@@ -37,6 +37,9 @@ Examples:
       --attestation provenance.sigstore.json --attestation packages.intoto.jsonl \\
       --attestation sbom.sigstore.json --layout root.layout --links links/
 
+  # A layout written with parameters ({RECIPE} in an expected command or rule)
+  verify image ./rootfs --layout root.layout --layout-param RECIPE=sample.toml
+
 Checks: rpm.database, rpm.signature, rpm.header-digest, files.drift and files.unowned
 (unless --no-verify-files or a bare database), policy.package and policy.license (when
 the policy lists packages or licenses), attestation.* (with --attestation or required
@@ -123,10 +126,33 @@ pub struct ImageArgs {
     #[arg(long, requires = "layout")]
     pub allow_inspections: bool,
 
+    /// A value for `{NAME}` in the layout's expected commands, inspection commands and
+    /// artifact rules (repeatable; in-toto's parameter substitution). Given at least once,
+    /// every `{NAME}` there must have a value.
+    #[arg(long, value_name = "NAME=VALUE", requires = "layout", value_parser = parse_param)]
+    pub layout_param: Vec<(String, String)>,
+
     /// Judge attestation ages, certificate validity and layout expiry at this time
     /// (RFC 3339, e.g. 2026-01-01T00:00:00Z, or Unix seconds) instead of now.
     #[arg(long, value_name = "TIME")]
     pub time: Option<String>,
+}
+
+/// `NAME=VALUE`, NAME as in-toto allows it.
+fn parse_param(s: &str) -> Result<(String, String), String> {
+    let (name, value) = s
+        .split_once('=')
+        .ok_or("expected NAME=VALUE (e.g. RECIPE=sample.toml)")?;
+    if name.is_empty()
+        || !name
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-')
+    {
+        return Err(format!(
+            "{name:?}: a parameter name is letters, digits, '_' and '-'"
+        ));
+    }
+    Ok((name.to_owned(), value.to_owned()))
 }
 
 /// RFC 3339 or Unix seconds.
@@ -207,6 +233,13 @@ pub fn run(args: &ImageArgs) -> Outcome {
         })
         .unwrap_or(Path::new("."))
         .to_path_buf();
+    let mut parameters = std::collections::BTreeMap::new();
+    for (name, value) in &args.layout_param {
+        if parameters.insert(name.clone(), value.clone()).is_some() {
+            eprintln!("verify image: error: --layout-param {name} is given twice");
+            return Outcome::InputError;
+        }
+    }
     let req = ImageRequest {
         input: &args.input,
         policy: &policy,
@@ -227,6 +260,7 @@ pub fn run(args: &ImageArgs) -> Outcome {
             links: args.links.as_deref().unwrap_or(&links_default),
             extra_keys: &args.layout_key,
             allow_inspections: args.allow_inspections,
+            parameters: (!parameters.is_empty()).then_some(&parameters),
         }),
         now_unix,
     };

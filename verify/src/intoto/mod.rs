@@ -6,11 +6,17 @@
 //! would otherwise report on metadata nobody vouched for, or run commands from it):
 //! 1. the layout (Metablock or DSSE) is signed by every given owner key (`intoto.layout`);
 //! 2. it is well formed and not expired (`intoto.layout`);
+//!    With parameters given, `{NAME}` in commands and rules is substituted first
+//!    ([`params`]);
 //! 3. per step, the links `<step>.<keyid8>.link` of its functionaries: signature by the
 //!    authorized key id, `name` equal to the step, at least `threshold` of them by distinct
 //!    keys, and all of them recording the same materials and products (`intoto.link`);
 //!    a recorded command that differs from `expected_command` is a pass with a note, as
-//!    in-toto only warns;
+//!    in-toto only warns. A functionary may delegate its step with a *sublayout* signed by
+//!    its key in the link's place: that layout is verified in full (its links in
+//!    `<step>.<keyid8>/`, its findings' subjects prefixed with that path, at most
+//!    [`MAX_SUBLAYOUT_DEPTH`] levels) and stands for a link with its first step's
+//!    materials and its last step's products and command, as in in-toto;
 //! 4. every step's artifact rules over its link (`intoto.rules`);
 //! 5. inspections: refused unless allowed (`intoto.inspection`), then their rules.
 //!
@@ -21,6 +27,7 @@
 mod fnmatch;
 mod inspect;
 mod metadata;
+mod params;
 mod rules;
 
 use std::collections::BTreeMap;
@@ -29,7 +36,7 @@ use std::path::{Path, PathBuf};
 use attest::keys::PublicKey;
 
 use crate::report::{Finding, Status, Subject, SubjectKind};
-use metadata::{Layout, Link, ReadError, SigCheck, Step};
+use metadata::{Form, Layout, Link, ReadError, SigCheck, Signed, Step};
 use rules::{Rule, Side};
 
 pub use inspect::TIMEOUT as INSPECTION_TIMEOUT;
@@ -38,6 +45,15 @@ pub const CHECK_LAYOUT: &str = "intoto.layout";
 pub const CHECK_LINK: &str = "intoto.link";
 pub const CHECK_RULES: &str = "intoto.rules";
 pub const CHECK_INSPECTION: &str = "intoto.inspection";
+
+/// Sublayouts are followed this many levels deep. in-toto has no limit; a links directory
+/// that contains a symlink to itself would make the nesting endless.
+pub const MAX_SUBLAYOUT_DEPTH: usize = 8;
+
+/// At most this many sublayouts are verified in one verification, at any depth. Symlinked
+/// links directories let a few files stand for a tree of sublayouts as wide as it is deep:
+/// 100 delegated steps 8 levels deep would be 100^8 verifications.
+pub const MAX_SUBLAYOUTS: usize = 64;
 
 /// Problems with the caller's inputs (not with the metadata).
 #[derive(Debug, thiserror::Error)]
@@ -50,6 +66,10 @@ pub enum IntotoError {
     NoLayoutKeys,
     #[error("{0}: the links directory is not a directory")]
     LinksDir(PathBuf),
+    #[error(
+        "layout parameter {0:?}: a name must be letters, digits, '_' and '-' (in-toto's rule)"
+    )]
+    BadParameter(String),
 }
 
 /// What to verify.
@@ -66,6 +86,9 @@ pub struct LayoutRequest<'a> {
     pub allow_inspections: bool,
     /// The working directory of inspections when allowed (default: the current one).
     pub inspection_base: Option<&'a Path>,
+    /// Values for `{NAME}` in the root layout's commands and rules (in-toto's
+    /// `substitution_parameters`); `None` substitutes nothing, as in in-toto.
+    pub parameters: Option<&'a BTreeMap<String, String>>,
 }
 
 fn subject(name: impl Into<String>) -> Subject {
@@ -78,6 +101,14 @@ fn subject(name: impl Into<String>) -> Subject {
 struct Run<'a> {
     req: &'a LayoutRequest<'a>,
     findings: Vec<Finding>,
+    /// Where the links of the layout being checked are (a sublayout's: a subdirectory).
+    links_dir: PathBuf,
+    /// Prefix of `step:`/`inspection:` subjects: empty for the root layout,
+    /// `<step>.<keyid8>/` per sublayout level.
+    scope: String,
+    depth: usize,
+    /// Sublayouts taken on so far (see [`MAX_SUBLAYOUTS`]).
+    sublayouts: usize,
 }
 
 impl Run<'_> {
@@ -104,9 +135,21 @@ pub fn verify_layout(req: &LayoutRequest) -> Result<Vec<Finding>, IntotoError> {
     if !req.links_dir.is_dir() {
         return Err(IntotoError::LinksDir(req.links_dir.to_path_buf()));
     }
+    if let Some(bad) = req
+        .parameters
+        .into_iter()
+        .flat_map(BTreeMap::keys)
+        .find(|k| !params::valid_name(k))
+    {
+        return Err(IntotoError::BadParameter(bad.clone()));
+    }
     let mut run = Run {
         req,
         findings: Vec::new(),
+        links_dir: req.links_dir.to_path_buf(),
+        scope: String::new(),
+        depth: 0,
+        sublayouts: 0,
     };
     if let Some(layout) = run.layout() {
         run.chain(&layout);
@@ -175,14 +218,36 @@ impl Run<'_> {
         if !self.all_pass() {
             return None;
         }
-        let layout = match metadata::parse_layout(&signed.body) {
+        let Signed { form, mut body, .. } = signed;
+        if let Some(params) = self.req.parameters {
+            if let Err(e) = params::substitute(&mut body, params) {
+                self.add(CHECK_LAYOUT, &subj, Status::Fail, "substitution", e);
+                return None;
+            }
+        }
+        self.accept(&body, form, &subj)
+    }
+
+    /// Stage 2 for a layout whose signatures passed: its form and expiry.
+    fn accept(&mut self, body: &serde_json::Value, form: Form, subj: &str) -> Option<Layout> {
+        let layout = match metadata::parse_layout(body) {
             Ok(l) => l,
-            Err(e) => return bad(self, "malformed-layout", format!("{}: {e}", path.display())),
+            Err(e) => {
+                let reason = format!("{subj}: {e}");
+                self.add(
+                    CHECK_LAYOUT,
+                    subj,
+                    Status::Error,
+                    "malformed-layout",
+                    reason,
+                );
+                return None;
+            }
         };
         if layout.expires_unix <= self.req.now_unix {
             self.add(
                 CHECK_LAYOUT,
-                &subj,
+                subj,
                 Status::Fail,
                 "expired",
                 format!("the layout expired at {}", layout.expires),
@@ -191,12 +256,13 @@ impl Run<'_> {
         }
         self.add(
             CHECK_LAYOUT,
-            &subj,
+            subj,
             Status::Pass,
             "valid",
             format!(
-                "{} layout: {} step(s), {} inspection(s), expires {}",
-                signed.form.name(),
+                "{} {}layout: {} step(s), {} inspection(s), expires {}",
+                form.name(),
+                if self.depth > 0 { "sub" } else { "" },
                 layout.steps.len(),
                 layout.inspections.len(),
                 layout.expires
@@ -205,8 +271,8 @@ impl Run<'_> {
         Some(layout)
     }
 
-    /// Stages 3 to 5.
-    fn chain(&mut self, layout: &Layout) {
+    /// Stages 3 to 5; returns the steps' verified links.
+    fn chain(&mut self, layout: &Layout) -> BTreeMap<String, Link> {
         let mut verified: BTreeMap<String, Link> = BTreeMap::new();
         for step in &layout.steps {
             if let Some(link) = self.step_links(layout, step) {
@@ -216,7 +282,7 @@ impl Run<'_> {
         let links: BTreeMap<String, &Link> = verified.iter().map(|(k, v)| (k.clone(), v)).collect();
         for step in &layout.steps {
             self.rules(
-                &format!("step:{}", step.name),
+                &format!("step:{}{}", self.scope, step.name),
                 &step.name,
                 &step.expected_materials,
                 &step.expected_products,
@@ -224,12 +290,14 @@ impl Run<'_> {
             );
         }
         self.inspections(layout, &links);
+        verified
     }
 
     /// Stage 3 for one step: returns the link its rules are checked on.
     fn step_links(&mut self, layout: &Layout, step: &Step) -> Option<Link> {
-        let dir = self.req.links_dir;
-        let step_subj = format!("step:{}", step.name);
+        let dir = self.links_dir.clone();
+        let dir = dir.as_path();
+        let step_subj = format!("step:{}{}", self.scope, step.name);
         let mut files = Vec::new();
         let mut found = 0usize;
         // (file, key SPKI, link) of every link that verified.
@@ -259,15 +327,6 @@ impl Run<'_> {
                     continue;
                 }
             };
-            if signed.body_type() == Some("layout") {
-                note(
-                    self,
-                    Status::Fail,
-                    "unsupported-sublayout",
-                    "a sublayout; sublayouts are not supported".into(),
-                );
-                continue;
-            }
             let Some(obj) = layout.keys.get(keyid) else {
                 note(
                     self,
@@ -319,11 +378,18 @@ impl Run<'_> {
                 }
             }
             let form = signed.form;
-            let link = match metadata::parse_link(signed.body) {
-                Ok(l) => l,
-                Err(e) => {
-                    note(self, Status::Error, "malformed-link", e);
-                    continue;
+            let (link, what) = if signed.body_type() == Some("layout") {
+                match self.sublayout(step, keyid, signed, &subj, &file, bytes.len()) {
+                    Some(summary) => (summary, "sublayout (verified)"),
+                    None => continue,
+                }
+            } else {
+                match metadata::parse_link(signed.body) {
+                    Ok(l) => (l, "link"),
+                    Err(e) => {
+                        note(self, Status::Error, "malformed-link", e);
+                        continue;
+                    }
                 }
             };
             if link.name != step.name {
@@ -341,7 +407,7 @@ impl Run<'_> {
                 Status::Pass,
                 "verified",
                 format!(
-                    "{} link signed by functionary key {keyid} ({}); {} material(s), {} \
+                    "{} {what} signed by functionary key {keyid} ({}); {} material(s), {} \
                      product(s){}",
                     form.name(),
                     key.kind().name(),
@@ -484,7 +550,7 @@ impl Run<'_> {
             for i in &layout.inspections {
                 self.add(
                     CHECK_INSPECTION,
-                    &format!("inspection:{}", i.name),
+                    &format!("inspection:{}{}", self.scope, i.name),
                     Status::Fail,
                     "inspection-not-run",
                     format!(
@@ -500,7 +566,7 @@ impl Run<'_> {
         let mut blocked = (!self.all_pass()).then(|| "earlier checks failed".to_owned());
         let mut ran: BTreeMap<String, Link> = BTreeMap::new();
         for i in &layout.inspections {
-            let subj = format!("inspection:{}", i.name);
+            let subj = format!("inspection:{}{}", self.scope, i.name);
             if let Some(why) = &blocked {
                 let reason = format!("{:?} not run: {why}", i.run);
                 self.add(CHECK_INSPECTION, &subj, Status::Error, "not-run", reason);
@@ -529,7 +595,7 @@ impl Run<'_> {
         let mut all = steps.clone();
         all.extend(ran.iter().map(|(k, v)| (k.clone(), v)));
         for i in &layout.inspections {
-            let subj = format!("inspection:{}", i.name);
+            let subj = format!("inspection:{}{}", self.scope, i.name);
             self.rules(
                 &subj,
                 &i.name,
@@ -538,6 +604,89 @@ impl Run<'_> {
                 &all,
             );
         }
+    }
+}
+
+impl Run<'_> {
+    /// A functionary's sublayout in the place of its link for `step`, its signature
+    /// already checked: verified in full over the links in `<step>.<keyid8>/`, then
+    /// summarized as in-toto's `get_summary_link` does. `None` when it fails (its own
+    /// findings say why).
+    fn sublayout(
+        &mut self,
+        step: &Step,
+        keyid: &str,
+        signed: Signed,
+        subj: &str,
+        file: &str,
+        size: usize,
+    ) -> Option<Link> {
+        let fail = |run: &mut Self, status, kind: &str, reason: String| {
+            run.add(CHECK_LINK, subj, status, kind, format!("{file}: {reason}"));
+            None
+        };
+        if self.depth >= MAX_SUBLAYOUT_DEPTH {
+            return fail(
+                self,
+                Status::Fail,
+                "sublayout-too-deep",
+                format!(
+                    "a sublayout {} levels deep; at most {MAX_SUBLAYOUT_DEPTH} are followed",
+                    self.depth + 1
+                ),
+            );
+        }
+        if self.sublayouts >= MAX_SUBLAYOUTS {
+            return fail(
+                self,
+                Status::Fail,
+                "too-many-sublayouts",
+                format!("more than {MAX_SUBLAYOUTS} sublayouts in one verification"),
+            );
+        }
+        self.sublayouts += 1;
+        if size as u64 > metadata::LAYOUT_MAX_BYTES {
+            return fail(
+                self,
+                Status::Error,
+                "malformed-layout",
+                format!(
+                    "a sublayout of {size} bytes; a layout may have at most {}",
+                    metadata::LAYOUT_MAX_BYTES
+                ),
+            );
+        }
+        let layout = self.accept(&signed.body, signed.form, subj)?;
+        let sub = format!("{}.{}", step.name, keyid.get(..8).unwrap_or(keyid));
+        let before = self.findings.len();
+        let links_dir = self.links_dir.join(&sub);
+        let scope = format!("{}{sub}/", self.scope);
+        let outer_dir = std::mem::replace(&mut self.links_dir, links_dir);
+        let outer_scope = std::mem::replace(&mut self.scope, scope);
+        self.depth += 1;
+        let links = self.chain(&layout);
+        self.depth -= 1;
+        let scope = std::mem::replace(&mut self.scope, outer_scope);
+        self.links_dir = outer_dir;
+        if self.findings[before..]
+            .iter()
+            .any(|f| f.status != Status::Pass)
+        {
+            return fail(
+                self,
+                Status::Fail,
+                "sublayout-failed",
+                format!("the sublayout does not verify (findings under step:{scope})"),
+            );
+        }
+        let first = layout.steps.first().and_then(|s| links.get(&s.name));
+        let last = layout.steps.last().and_then(|s| links.get(&s.name));
+        Some(Link {
+            name: step.name.clone(),
+            materials: first.map(|l| l.materials.clone()).unwrap_or_default(),
+            products: last.map(|l| l.products.clone()).unwrap_or_default(),
+            command: last.map(|l| l.command.clone()).unwrap_or_default(),
+        })
     }
 }
 

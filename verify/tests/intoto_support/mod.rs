@@ -363,6 +363,7 @@ impl Chain {
             now_unix: now(),
             allow_inspections: allow.is_some(),
             inspection_base: allow,
+            parameters: None,
         })
         .unwrap()
     }
