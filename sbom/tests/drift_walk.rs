@@ -172,6 +172,60 @@ fn a_tree_two_thousand_levels_deep_is_walked_to_the_bottom() {
     assert_eq!(d.files_hashed, base.files_hashed + 1);
 }
 
+/// 600 directories at the depth where a walk queues what lies below (64 levels from its
+/// start), one with a name that is not UTF-8, each holding a file: queued directories
+/// used to stay open until their turn, so `sbom --verify-files` under `ulimit -n 256`
+/// failed with "Too many open files". Now they are opened again by name when their turn
+/// comes, and every file is found.
+#[test]
+fn many_queued_directories_hold_no_descriptors() {
+    use rustix::fs::{Mode, OFlags};
+    let (dir, root) = sample_copy();
+    // tmp is 1 level below the root; 62 more put the parent at 63.
+    let parent = nest(&root, "d", 62, b"x");
+    let fd = rustix::fs::open(
+        root.join(&parent),
+        OFlags::RDONLY | OFlags::DIRECTORY,
+        Mode::empty(),
+    )
+    .unwrap();
+    let mut names: Vec<Vec<u8>> = (0..599).map(|i| format!("s{i}").into_bytes()).collect();
+    names.push(b"s\xffraw".to_vec());
+    for n in &names {
+        rustix::fs::mkdirat(&fd, n.as_slice(), Mode::from_raw_mode(0o755)).unwrap();
+        let sub = rustix::fs::openat(&fd, n.as_slice(), OFlags::RDONLY, Mode::empty()).unwrap();
+        let f = rustix::fs::openat(
+            &sub,
+            "f",
+            OFlags::WRONLY | OFlags::CREATE,
+            Mode::from_raw_mode(0o644),
+        )
+        .unwrap();
+        rustix::io::write(&f, n).unwrap();
+    }
+    let out = dir.path().join("out.cdx.json");
+    let script = format!(
+        "ulimit -n 256 && exec \"$0\" -q --verify-files -f cyclonedx-json -o '{}' '{}'",
+        out.display(),
+        root.display()
+    );
+    let o = Command::new("sh")
+        .args(["-c", &script, env!("CARGO_BIN_EXE_sbom")])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = std::fs::read_to_string(&out).unwrap();
+    for i in [0, 299, 598] {
+        assert!(text.contains(&format!("/s{i}/f")), "s{i}/f not listed");
+    }
+    // The non-UTF-8 name is listed lossily, its content hashed all the same.
+    let want = hex::encode(Sha256::digest(b"s\xffraw"));
+    assert!(
+        text.contains(&want),
+        "the non-UTF-8 directory's file was not hashed"
+    );
+}
+
 #[test]
 fn a_path_longer_than_path_max_is_refused_naming_it() {
     let (_dir, root) = sample_copy();

@@ -18,7 +18,10 @@
 //! `..`), and symlinks are read, never followed. The stack does not grow with the tree's
 //! depth: a directory [`DEFER_DEPTH`] levels below where its walk started is queued and
 //! walked later from the top (a 1,000-level tree overflowed the stack before), and a path
-//! longer than [`MAX_PATH`] is refused, which also bounds the memory the paths take.
+//! longer than [`MAX_PATH`] is refused, which also bounds the memory the paths take. A
+//! queued directory holds no descriptor: it is opened again one component at a time, each
+//! `O_NOFOLLOW`, and must be the same directory (device and inode) it was when queued, so
+//! the open descriptors stay bounded by the walk's depth and rayon's threads.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -74,8 +77,16 @@ struct Ctx<'a> {
     /// Finished batches (one per directory): one lock per directory, not per file.
     unowned: Mutex<Vec<Vec<(String, Observed)>>>,
     linked: Mutex<Vec<Linked>>,
-    /// Directories left for a fresh walk ([`DEFER_DEPTH`]), open, with their paths.
-    deferred: Mutex<Vec<(OwnedFd, String)>>,
+    /// Directories left for a fresh walk ([`DEFER_DEPTH`]).
+    deferred: Mutex<Vec<Deferred>>,
+}
+
+/// A directory queued for a fresh walk: its path as bytes (to open it again), as text (for
+/// messages and lookups), and its identity when it was queued.
+struct Deferred {
+    raw: Vec<u8>,
+    rel: String,
+    id: (u64, u64),
 }
 
 fn io_err(ctx: &Ctx, rel: &str, e: rustix::io::Errno) -> DriftError {
@@ -230,9 +241,9 @@ thread_local! {
     static REL: RefCell<String> = const { RefCell::new(String::new()) };
 }
 
-/// Walks the directory open as `fd` (relative path `rel`, "" for the root), `depth`
-/// levels below where this walk started.
-fn walk_dir(ctx: &Ctx, fd: OwnedFd, rel: &str, depth: usize) -> Result<(), DriftError> {
+/// Walks the directory open as `fd` (relative path `rel`, "" for the root; `raw`, the same
+/// path in bytes), `depth` levels below where this walk started.
+fn walk_dir(ctx: &Ctx, fd: OwnedFd, rel: &str, raw: &[u8], depth: usize) -> Result<(), DriftError> {
     let mut dir = Dir::new(fd).map_err(|e| io_err(ctx, rel, e))?;
     // All names of the directory in one buffer (NUL-terminated), not one allocation each.
     let mut buf: Vec<u8> = Vec::new();
@@ -295,13 +306,24 @@ fn walk_dir(ctx: &Ctx, fd: OwnedFd, rel: &str, depth: usize) -> Result<(), Drift
                     .map_err(|e| io_err(ctx, &r, e))?;
                 let st = rustix::fs::fstat(&sub).map_err(|e| io_err(ctx, &r, e))?;
                 let obs = observed(ctx, &st);
+                let mut sub_raw = Vec::with_capacity(raw.len() + 1 + name.count_bytes());
+                if !raw.is_empty() {
+                    sub_raw.extend_from_slice(raw);
+                    sub_raw.push(b'/');
+                }
+                sub_raw.extend_from_slice(name.to_bytes());
                 if depth + 1 < DEFER_DEPTH {
-                    walk_dir(ctx, sub, &r, depth + 1)?;
+                    walk_dir(ctx, sub, &r, &sub_raw, depth + 1)?;
                 } else {
+                    drop(sub);
                     ctx.deferred
                         .lock()
                         .unwrap_or_else(|e| e.into_inner())
-                        .push((sub, r.clone()));
+                        .push(Deferred {
+                            raw: sub_raw,
+                            rel: r.clone(),
+                            id: inode(&st).0,
+                        });
                 }
                 match ctx.own.lookup(&r).1 {
                     Some(slot) => {
@@ -344,6 +366,31 @@ fn walk_dir(ctx: &Ctx, fd: OwnedFd, rel: &str, depth: usize) -> Result<(), Drift
     Ok(())
 }
 
+/// Opens a queued directory again from the root, one component at a time, none of them
+/// followed if it is a symlink, and checks that it is the directory that was queued.
+fn reopen(ctx: &Ctx, top: BorrowedFd<'_>, d: &Deferred) -> Result<OwnedFd, DriftError> {
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let mut cur: Option<OwnedFd> = None;
+    for component in d.raw.split(|&b| b == b'/') {
+        let at = cur.as_ref().map_or(top, |f| f.as_fd());
+        let next = rustix::fs::openat(at, component, flags, Mode::empty())
+            .map_err(|e| io_err(ctx, &d.rel, e))?;
+        cur = Some(next);
+    }
+    let fd = cur.expect("a queued directory is below the root");
+    let st = rustix::fs::fstat(&fd).map_err(|e| io_err(ctx, &d.rel, e))?;
+    if inode(&st).0 != d.id {
+        return Err(DriftError::Io {
+            path: ctx.root.join(&d.rel).display().to_string(),
+            source: std::io::Error::other(
+                "replaced by another directory during the check (the tree must not change \
+                 while it is checked)",
+            ),
+        });
+    }
+    Ok(fd)
+}
+
 /// Walks a root directory (never following symlinks) and hashes what the owners need,
 /// and `extra` of every regular file.
 pub fn observe_root(root: &Path, own: &Owners<'_>, extra: Need) -> Result<Observation, DriftError> {
@@ -369,15 +416,20 @@ pub fn observe_root(root: &Path, own: &Owners<'_>, extra: Need) -> Result<Observ
         path: root.display().to_string(),
         source: e.into(),
     })?;
-    walk_dir(&ctx, fd, "", 0)?;
+    let top = fd.try_clone().map_err(|e| DriftError::Io {
+        path: root.display().to_string(),
+        source: e,
+    })?;
+    walk_dir(&ctx, fd, "", b"", 0)?;
     loop {
         let batch = std::mem::take(&mut *ctx.deferred.lock().unwrap_or_else(|e| e.into_inner()));
         if batch.is_empty() {
             break;
         }
-        batch
-            .into_par_iter()
-            .try_for_each(|(fd, rel)| walk_dir(&ctx, fd, &rel, 0))?;
+        batch.into_par_iter().try_for_each(|d| {
+            let fd = reopen(&ctx, top.as_fd(), &d)?;
+            walk_dir(&ctx, fd, &d.rel, &d.raw, 0)
+        })?;
     }
     let Ctx {
         owned,
