@@ -255,3 +255,92 @@ fn in_toto_verify_accepts_our_chain_and_rejects_tampering() {
         "an expired layout must fail"
     );
 }
+
+/// docs/attest.md's delegation recipe with the real binary: the composer signs a sublayout
+/// in its link's place, the packager's link goes into `links/inputs.<keyid8>/` (created by
+/// `-o DIR/`), and the root layout writes the package directory as `{DIR}` (kept as text).
+/// in-toto-verify accepts the delegation, and rejects it when the sub-link is missing.
+#[test]
+fn a_delegated_step_built_with_the_cli_passes_in_toto_verify() {
+    if !have("in-toto-verify") {
+        skip!("in-toto-verify not installed (pip install in-toto)");
+    }
+    let d = tempfile::tempdir().unwrap();
+    let w = d.path();
+    for (name, kind) in [
+        ("owner", "ecdsa-p256"),
+        ("composer", "ed25519"),
+        ("packager", "ed25519"),
+    ] {
+        attest_ok(w, &["keygen", "--type", kind, "-o", &format!("{name}.key")]);
+    }
+    std::fs::create_dir_all(w.join("repo")).unwrap();
+    std::fs::write(w.join("repo/a.rpm"), "a package\n").unwrap();
+    std::fs::write(
+        w.join("root.toml"),
+        r#"expires_in_days = 30
+[keys]
+composer = "composer.key.pub"
+[[step]]
+name = "inputs"
+functionaries = ["composer"]
+expected_products = [["CREATE", "repo/*"], ["DISALLOW", "*"]]
+"#,
+    )
+    .unwrap();
+    std::fs::write(
+        w.join("inputs.toml"),
+        r#"expires_in_days = 30
+[keys]
+packager = "packager.key.pub"
+[[step]]
+name = "fedora-packages"
+functionaries = ["packager"]
+expected_products = [["CREATE", "{DIR}/*"], ["DISALLOW", "*"]]
+"#,
+    )
+    .unwrap();
+    let info = attest_ok(w, &["key-info", "composer.key", "--json"]);
+    let info: serde_json::Value = serde_json::from_slice(&info.stdout).unwrap();
+    let id8 = &info["inTotoKeyId"].as_str().unwrap()[..8];
+    attest_ok(
+        w,
+        &[
+            "layout",
+            "root.toml",
+            "--key",
+            "owner.key",
+            "-o",
+            "root.layout",
+        ],
+    );
+    std::fs::create_dir_all(w.join("links")).unwrap();
+    let sub = format!("links/inputs.{id8}.link");
+    attest_ok(
+        w,
+        &["layout", "inputs.toml", "--key", "composer.key", "-o", &sub],
+    );
+    let sub_dir = format!("links/inputs.{id8}/");
+    let packager = [
+        "link",
+        "fedora-packages",
+        "--key",
+        "packager.key",
+        "--products",
+        "repo",
+    ];
+    attest_ok(w, &[&packager[..], &["-o", &sub_dir]].concat());
+    assert!(w.join(&sub_dir).is_dir(), "-o DIR/ makes the directory");
+    // The sublayout keeps `{DIR}` (in-toto-verify substitutes nothing): a literal pattern
+    // that matches nothing, so DISALLOW catches the package; with `repo/*` it passes.
+    assert!(!in_toto_verify(w, "root.layout", "owner.key.pub", "links"));
+    let plain = std::fs::read_to_string(w.join("inputs.toml")).unwrap();
+    std::fs::write(w.join("inputs.toml"), plain.replace("{DIR}", "repo")).unwrap();
+    attest_ok(
+        w,
+        &["layout", "inputs.toml", "--key", "composer.key", "-o", &sub],
+    );
+    assert!(in_toto_verify(w, "root.layout", "owner.key.pub", "links"));
+    std::fs::remove_dir_all(w.join(&sub_dir)).unwrap();
+    assert!(!in_toto_verify(w, "root.layout", "owner.key.pub", "links"));
+}

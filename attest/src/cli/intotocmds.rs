@@ -47,7 +47,8 @@ pub struct LinkArgs {
     /// The command the step ran, recorded as given (after `--`).
     #[arg(last = true)]
     pub command: Vec<String>,
-    /// Output: a directory (the link is named <step>.<keyid8>.link in it) or a file.
+    /// Output: a directory (the link is named <step>.<keyid8>.link in it; created when the
+    /// path ends with '/') or a file.
     #[arg(short, long, value_name = "DIR|FILE")]
     pub output: PathBuf,
     /// Write a DSSE envelope instead of a Metablock.
@@ -106,6 +107,16 @@ pub fn link(a: LinkArgs) -> Result<(), Failure> {
     let signed = link::link_object(&a.step, materials, products, &a.command);
     let form = if a.dsse { Form::Dsse } else { Form::Metablock };
     let doc = intoto::sign(&signed, &[key.as_ref()], form)?;
+    // `-o links/step.1a2b3c4d/` (a sublayout's links directory): made when missing.
+    let wants_dir = a.output.as_os_str().as_encoded_bytes().ends_with(b"/");
+    if wants_dir && !a.output.is_dir() {
+        std::fs::create_dir_all(&a.output).map_err(|e| {
+            usage(format!(
+                "cannot create directory {}: {e}",
+                a.output.display()
+            ))
+        })?;
+    }
     let out = if a.output.is_dir() {
         a.output.join(link::file_name(
             &a.step,
