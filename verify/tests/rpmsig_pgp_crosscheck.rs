@@ -360,17 +360,141 @@ fn expired_signatures_and_critical_unknown_subpackets_fail() {
     assert_eq!(v.issues.len(), 1, "{:?}", v.issues);
     assert_eq!(v.issues[0].kind, IssueKind::BadSignature);
     assert!(v.issues[0].reason.contains("expired"));
-    // Valid for 100 years, or 0 = never expires: fine.
-    assert!(check(vec![expiry(100 * 365 * 86_400)], 1_600_000_000).is_verified());
-    assert!(check(vec![expiry(0)], 1_600_000_000).is_verified());
+    // Valid for 100 years, or 0 = never expires: fine (made now: the key is only just
+    // made, and a signature older than its key is void).
+    let now = Timestamp::now().as_secs();
+    assert!(check(vec![expiry(100 * 365 * 86_400)], now).is_verified());
+    assert!(check(vec![expiry(0)], now).is_verified());
     // A critical subpacket of a type we do not understand invalidates the signature.
     let critical =
         Subpacket::critical(SubpacketData::Experimental(101, vec![1, 2, 3].into())).unwrap();
-    let v = check(vec![critical], 1_600_000_000);
+    let v = check(vec![critical], now);
     assert_eq!(v.issues.len(), 1, "{:?}", v.issues);
     assert_eq!(v.issues[0].kind, IssueKind::MalformedSignature);
     // The same subpacket, not critical, is ignored.
     let regular =
         Subpacket::regular(SubpacketData::Experimental(101, vec![1, 2, 3].into())).unwrap();
-    assert!(check(vec![regular], 1_600_000_000).is_verified());
+    assert!(check(vec![regular], now).is_verified());
+    // Made before the key existed: the signature verifies, the key could not have made it.
+    let v = check(vec![], 1_600_000_000);
+    assert_eq!(v.issues.len(), 1, "{:?}", v.issues);
+    assert_eq!(v.issues[0].kind, IssueKind::KeyNotValid);
+    assert!(
+        v.issues[0].reason.contains("predates the key"),
+        "{:?}",
+        v.issues
+    );
+}
+
+/// gpg in its own home at a faked time (`--faked-system-time`): keys and signatures dated
+/// as a test needs, as a signer really makes them.
+fn gpg(home: &Path, at: u32, args: &[&str]) -> std::process::Output {
+    let o = std::process::Command::new("gpg")
+        .env("GNUPGHOME", home)
+        .args([
+            "--batch",
+            "--yes",
+            "--passphrase",
+            "",
+            "--pinentry-mode",
+            "loopback",
+        ])
+        .args(["--faked-system-time", &at.to_string()])
+        .args(args)
+        .output()
+        .expect("run gpg");
+    assert!(
+        o.status.success(),
+        "gpg {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    o
+}
+
+/// A gpg key (Ed25519, made at T0) signs a header three times: an hour after it was made,
+/// two days after, and a day before it existed (`--ignore-time-conflict`). Each signature
+/// verifies cryptographically whatever happens to the key; what the key's self-signatures
+/// say decides: the early one is void from the start, the late one once the key is set
+/// (an hour after T0) to expire a day later, and all of them once the key's revocation
+/// certificate (the one gpg writes when it makes a key: no reason, so hard) is imported.
+#[test]
+fn signatures_a_key_could_not_have_made_are_void() {
+    let have = std::process::Command::new("gpg").arg("--version").output();
+    if !have.is_ok_and(|o| o.status.success()) {
+        assert!(std::env::var("CI").is_err(), "CI=true and gpg is missing");
+        eprintln!("SKIPPED: gpg not installed");
+        return;
+    }
+    const T0: u32 = 1_700_000_000;
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("gnupg");
+    std::fs::create_dir(&home).unwrap();
+    std::fs::set_permissions(&home, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    let uid = "Validity <validity@example.invalid>";
+    gpg(
+        &home,
+        T0,
+        &["--quick-gen-key", uid, "ed25519", "sign", "never"],
+    );
+    let fpr = String::from_utf8(gpg(&home, T0, &["--with-colons", "--list-keys"]).stdout)
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("fpr:::::::::"))
+        .map(|l| l.trim_end_matches(':').to_owned())
+        .expect("a fingerprint");
+    let (data, hex) = signed_bytes();
+    let data_file = dir.path().join("header-data");
+    std::fs::write(&data_file, &data).unwrap();
+    let sign = |name: &str, at: u32, extra: &[&str]| {
+        let out = dir.path().join(name);
+        let (d, o) = (data_file.to_str().unwrap(), out.to_str().unwrap());
+        let mut args = vec!["--digest-algo", "SHA256", "--detach-sign", "-o", o];
+        args.extend_from_slice(extra);
+        args.push(d);
+        gpg(&home, at, &args);
+        signed_header(tags::DSAHEADER, &std::fs::read(&out).unwrap(), &hex)
+    };
+    let inside = sign("inside.sig", T0 + 3600, &[]);
+    let late = sign("late.sig", T0 + 2 * 86_400, &[]);
+    let early = sign("early.sig", T0 - 86_400, &["--ignore-time-conflict"]);
+    let ring = || {
+        let armored = gpg(&home, T0 + 3 * 86_400, &["--armor", "--export", &fpr]).stdout;
+        let mut ring = Keyring::new();
+        ring.add_armored(&armored, Path::new("gpg.asc")).unwrap();
+        ring
+    };
+    let void = |ring: &Keyring, blob: &[u8], why: &str| {
+        let v = rpmsig::verify_header(1, blob, ring);
+        assert!(!v.is_verified(), "verified: {why}");
+        assert_eq!(v.issues.len(), 1, "{:?}", v.issues);
+        assert_eq!(v.issues[0].kind, IssueKind::KeyNotValid, "{:?}", v.issues);
+        assert!(v.issues[0].reason.contains(why), "{:?}", v.issues);
+    };
+
+    let r = ring();
+    assert!(rpmsig::verify_header(1, &inside, &r).is_verified());
+    assert!(rpmsig::verify_header(1, &late, &r).is_verified());
+    void(&r, &early, "predates the key");
+
+    gpg(&home, T0 + 3600, &["--quick-set-expire", &fpr, "1d"]);
+    let r = ring();
+    assert!(rpmsig::verify_header(1, &inside, &r).is_verified());
+    void(&r, &late, "expired");
+
+    let rev = home.join(format!("openpgp-revocs.d/{fpr}.rev"));
+    let text = std::fs::read_to_string(&rev).unwrap();
+    // gpg guards the certificate against an accidental import with a leading colon.
+    let cert = text.replace(
+        ":-----BEGIN PGP PUBLIC KEY BLOCK-----",
+        "-----BEGIN PGP PUBLIC KEY BLOCK-----",
+    );
+    let cert_file = dir.path().join("revocation.asc");
+    std::fs::write(&cert_file, cert).unwrap();
+    gpg(
+        &home,
+        T0 + 2 * 3600,
+        &["--import", cert_file.to_str().unwrap()],
+    );
+    let r = ring();
+    void(&r, &inside, "revoked");
 }

@@ -398,6 +398,20 @@ fn check_signature(
         )));
     }
     verify_material(&p, key, alg, &digest, tag)?;
+    // Only now: a signature that does not verify is bad whatever its key's state.
+    let created = p
+        .created
+        .ok_or_else(|| malformed(tag, "no signature creation time"))?;
+    if let Some(why) = key.void_at(created) {
+        return Err(Issue::new(
+            IssueKind::KeyNotValid,
+            Some(tag),
+            format!(
+                "{algo_name} signature by key {} verifies, but {why}",
+                key.fingerprint_hex()
+            ),
+        ));
+    }
     Ok(GoodSignature {
         tag: tag.name(),
         version: p.version,

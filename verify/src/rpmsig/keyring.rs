@@ -20,6 +20,8 @@ use pgp::composed::{Deserializable, SignedPublicKey};
 use pgp::types::{EddsaLegacyPublicParams, KeyDetails, PublicParams};
 use rsa::traits::PublicKeyParts;
 
+use super::validity::KeyValidity;
+
 /// Key files larger than this are refused: a keyring is kilobytes.
 const MAX_KEY_FILE: u64 = 4 * 1024 * 1024;
 /// RSA keys below this size are not accepted for signature checks.
@@ -96,6 +98,10 @@ pub struct TrustedKey {
     /// The file the key came from.
     pub source: PathBuf,
     pub material: KeyMaterial,
+    /// Creation, expiry, capability and revocation, from the self-signatures.
+    pub validity: KeyValidity,
+    /// The primary key's, for a subkey (which is void when its primary is).
+    pub primary_validity: Option<KeyValidity>,
 }
 
 impl TrustedKey {
@@ -104,6 +110,18 @@ impl TrustedKey {
     }
     pub fn key_id_hex(&self) -> String {
         hex::encode_upper(self.key_id)
+    }
+
+    /// Why a signature this key made at `t` (Unix seconds) is void, if it is: see
+    /// [`super::validity`].
+    pub fn void_at(&self, t: u32) -> Option<String> {
+        if let Some(why) = self.validity.void_at(t, true) {
+            return Some(why);
+        }
+        let primary = self.primary_validity.as_ref()?;
+        primary
+            .void_at(t, false)
+            .map(|why| format!("primary key: {why}"))
     }
 }
 
@@ -182,10 +200,26 @@ impl Keyring {
             .unwrap_or_default();
         let mut n = 0;
         let primary = &key.primary_key;
-        self.push(describe(primary, &primary_fp, &user_id, source)?);
+        let primary_validity = KeyValidity::primary(primary.created_at().as_secs(), &key.details);
+        self.push(describe(
+            primary,
+            &primary_fp,
+            &user_id,
+            source,
+            primary_validity.clone(),
+            None,
+        )?);
         n += 1;
         for sub in &key.public_subkeys {
-            self.push(describe(&sub.key, &primary_fp, &user_id, source)?);
+            let validity = KeyValidity::subkey(sub.key.created_at().as_secs(), sub);
+            self.push(describe(
+                &sub.key,
+                &primary_fp,
+                &user_id,
+                source,
+                validity,
+                Some(primary_validity.clone()),
+            )?);
             n += 1;
         }
         Ok(n)
@@ -230,6 +264,8 @@ fn describe<K: KeyDetails>(
     primary_fp: &[u8],
     user_id: &str,
     source: &Path,
+    validity: KeyValidity,
+    primary_validity: Option<KeyValidity>,
 ) -> Result<TrustedKey, KeyringError> {
     let fp = key.fingerprint().as_bytes().to_vec();
     let mut key_id = [0u8; 8];
@@ -248,6 +284,8 @@ fn describe<K: KeyDetails>(
         source: source.to_path_buf(),
         fingerprint: fp,
         material,
+        validity,
+        primary_validity,
     })
 }
 

@@ -14,6 +14,7 @@
 pub mod check;
 pub mod keyring;
 pub mod rpmfile;
+pub mod validity;
 
 use std::path::{Path, PathBuf};
 
@@ -45,6 +46,9 @@ pub enum IssueKind {
     MalformedHeader,
     /// A tag outside the signed region overrides one inside it.
     SignedRegionOverride,
+    /// The signature verifies, but the key could not make it when it says it was made:
+    /// expired, revoked, not yet created or bound, or not allowed to sign.
+    KeyNotValid,
 }
 
 impl IssueKind {
@@ -59,6 +63,7 @@ impl IssueKind {
             Self::MalformedSignature => "malformed-signature",
             Self::MalformedHeader => "malformed-header",
             Self::SignedRegionOverride => "signed-region-override",
+            Self::KeyNotValid => "key-not-valid",
         }
     }
 }
