@@ -143,11 +143,7 @@ fn parse_param(s: &str) -> Result<(String, String), String> {
     let (name, value) = s
         .split_once('=')
         .ok_or("expected NAME=VALUE (e.g. RECIPE=sample.toml)")?;
-    if name.is_empty()
-        || !name
-            .bytes()
-            .all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-')
-    {
+    if !crate::intoto::valid_parameter_name(name) {
         return Err(format!(
             "{name:?}: a parameter name is letters, digits, '_' and '-'"
         ));

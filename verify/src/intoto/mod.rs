@@ -40,6 +40,7 @@ use metadata::{Form, Layout, Link, ReadError, SigCheck, Signed, Step};
 use rules::{Rule, Side};
 
 pub use inspect::TIMEOUT as INSPECTION_TIMEOUT;
+pub use params::valid_name as valid_parameter_name;
 
 pub const CHECK_LAYOUT: &str = "intoto.layout";
 pub const CHECK_LINK: &str = "intoto.link";

@@ -166,11 +166,11 @@ impl KeyValidity {
             ));
         };
         if let Some(after) = b.expires_after.filter(|&a| a != 0) {
-            let end = u64::from(self.created) + u64::from(after);
-            if u64::from(t) >= end {
+            let end = i64::from(self.created) + i64::from(after);
+            if i64::from(t) >= end {
                 return Some(format!(
                     "the key expired at {}, before the signature ({})",
-                    utc_u64(end),
+                    sbom::format::rfc3339(end),
                     utc(t)
                 ));
             }
@@ -183,17 +183,7 @@ impl KeyValidity {
 }
 
 fn utc(t: u32) -> String {
-    utc_u64(u64::from(t))
-}
-
-fn utc_u64(t: u64) -> String {
-    i64::try_from(t)
-        .ok()
-        .and_then(|s| jiff::Timestamp::from_second(s).ok())
-        .map_or_else(
-            || format!("{t} s"),
-            |ts| ts.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
-        )
+    sbom::format::rfc3339(i64::from(t))
 }
 
 #[cfg(test)]
