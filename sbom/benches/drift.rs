@@ -5,6 +5,10 @@
 //!   the most a drift check could hash per second here;
 //! - `drift/check_root`: the full drift check of `rootfs/`; its throughput is over the bytes
 //!   it hashes (files and bytes are printed first);
+//! - `floor/open_read_sha256`: the least any check of these files must do, and nothing
+//!   else: per regular file `openat`, `fstat`, `read` into a reused buffer, SHA-256, `close`,
+//!   over a file list made beforehand (no directory reading, no comparison, no results):
+//!   how near the system calls alone let a check come to the limit on this machine;
 //! - `image/scan_oci` and `image/check_image`: the SBOM scan (open + database + decode) of
 //!   `oci/` and the drift check over its layers, when the image has an OCI layout.
 //!
@@ -12,10 +16,15 @@
 //! (testdata/factory/make-bench-db.sh). `scripts/bench-sbom.sh` turns the estimates into
 //! "% of the SHA-256 limit" and sets them beside `rpm -Va`.
 
+use std::ffi::CString;
+use std::io::Read;
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::PathBuf;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use rayon::prelude::*;
+use rustix::fs::{Mode, OFlags};
 use sha2::{Digest, Sha256};
 
 const PER_THREAD: usize = 64;
@@ -54,6 +63,9 @@ fn bench(c: &mut Criterion) {
     if wanted("limit") {
         bench_limit(c, "limit");
     }
+    if wanted("floor") {
+        bench_floor(c, &root);
+    }
     if wanted("drift") {
         bench_drift(c, &dir);
     }
@@ -73,6 +85,75 @@ fn bench_limit(c: &mut Criterion, group: &str) {
     g.throughput(Throughput::Bytes((2 * PER_THREAD * buf.len()) as u64));
     g.sample_size(20);
     g.bench_function("sha256_2_threads", |b| b.iter(|| sha256_two_threads(&buf)));
+    g.finish();
+}
+
+/// Every regular file below `root`, as (open directory, names), listed untimed.
+fn regular_files(root: &std::path::Path) -> Vec<(OwnedFd, Vec<CString>)> {
+    let mut dirs = Vec::new();
+    for e in walkdir::WalkDir::new(root) {
+        let e = e.expect("walk the bench image");
+        if !e.file_type().is_dir() {
+            continue;
+        }
+        let fd = rustix::fs::open(e.path(), OFlags::RDONLY | OFlags::DIRECTORY, Mode::empty())
+            .expect("open a directory of the bench image");
+        let names = std::fs::read_dir(e.path())
+            .expect("read a directory of the bench image")
+            .map(|c| c.expect("directory entry"))
+            .filter(|c| c.file_type().is_ok_and(|t| t.is_file()))
+            .map(|c| CString::new(c.file_name().into_encoded_bytes()).expect("no NUL in a name"))
+            .collect();
+        dirs.push((fd, names));
+    }
+    dirs
+}
+
+fn bench_floor(c: &mut Criterion, root: &std::path::Path) {
+    let dirs = regular_files(root);
+    let files: Vec<(usize, usize)> = dirs
+        .iter()
+        .enumerate()
+        .flat_map(|(d, (_, names))| (0..names.len()).map(move |n| (d, n)))
+        .collect();
+    let pass = || -> u64 {
+        files
+            .par_iter()
+            .with_min_len(16)
+            .map_init(
+                || vec![0u8; 256 * 1024],
+                |buf, &(d, n)| {
+                    let (dir, names) = &dirs[d];
+                    let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+                    let fd =
+                        rustix::fs::openat(dir.as_fd(), names[n].as_c_str(), flags, Mode::empty())
+                            .expect("open a bench file");
+                    let size = rustix::fs::fstat(&fd).expect("fstat").st_size as usize;
+                    let mut f = std::fs::File::from(fd);
+                    let ask = (size + 1).min(buf.len());
+                    let mut h = Sha256::new();
+                    let mut total = 0;
+                    let mut k = f.read(&mut buf[..ask]).expect("read");
+                    while k > 0 {
+                        h.update(&buf[..k]);
+                        total += k as u64;
+                        if k < ask {
+                            break;
+                        }
+                        k = f.read(buf).expect("read");
+                    }
+                    std::hint::black_box(h.finalize());
+                    total
+                },
+            )
+            .sum()
+    };
+    let bytes = pass();
+    let mut g = c.benchmark_group("floor");
+    g.throughput(Throughput::Bytes(bytes));
+    g.sample_size(10);
+    g.warm_up_time(Duration::from_secs(1));
+    g.bench_function("open_read_sha256", |b| b.iter(pass));
     g.finish();
 }
 

@@ -53,6 +53,41 @@ fn one_changed_byte_is_found() {
 }
 
 #[test]
+fn owner_and_group_are_named_by_the_images_own_passwd_and_group() {
+    let (_dir, root) = sample_copy();
+    let inv = sbom::scan::scan_root(&root).unwrap();
+    let bash = root.join("usr/bin/bash");
+    if let Err(e) = std::os::unix::fs::chown(&bash, Some(4242), Some(4343)) {
+        eprintln!("SKIPPED: chown needs root here ({e})");
+        return;
+    }
+    // Ids the image does not name are not flagged, as rpm -V does not.
+    let d = drift::check_root(&inv, &root).unwrap();
+    assert_eq!(package(&inv, &d, "bash").status, PackageStatus::Intact);
+
+    std::fs::write(
+        root.join("etc/passwd"),
+        "root:x:0:0:root:/root:/bin/sh\nmallory:x:4242:4242::/:/bin/sh\n\
+         imposter:x:4242:4242::/:/bin/sh\n",
+    )
+    .unwrap();
+    std::fs::write(root.join("etc/group"), "root:x:0:\nmallory:x:4343:\n").unwrap();
+    let d = drift::check_root(&inv, &root).unwrap();
+    let p = package(&inv, &d, "bash");
+    assert_eq!(p.status, PackageStatus::Modified);
+    assert_eq!(p.files.len(), 1, "{:?}", p.files);
+    assert_eq!(p.files[0].path, "/usr/bin/bash");
+    assert_eq!(p.files[0].changes, vec![Change::User, Change::Group]);
+    // Every other file is root's, named by the same table.
+    let changed: usize = d.packages.iter().map(|p| p.files.len()).sum();
+    assert_eq!(changed, 1);
+
+    std::os::unix::fs::chown(&bash, Some(0), Some(0)).unwrap();
+    let d = drift::check_root(&inv, &root).unwrap();
+    assert_eq!(package(&inv, &d, "bash").status, PackageStatus::Intact);
+}
+
+#[test]
 fn hard_links_symlinks_and_fifos() {
     let (dir, root) = sample_copy();
     let inv = sbom::scan::scan_root(&root).unwrap();

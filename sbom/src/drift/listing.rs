@@ -68,7 +68,7 @@ fn problem(path: &str, o: &Observed) -> Option<String> {
     if o.kind != Kind::File {
         return None;
     }
-    if o.unreadable || o.digests.get(DigestAlgo::Sha256).is_none() {
+    if o.unreadable || o.digests.raw(DigestAlgo::Sha256).is_none() {
         Some(format!("/{path}: could not be read"))
     } else if o.changed {
         Some(format!("/{path}: changed while it was read"))
@@ -79,7 +79,7 @@ fn problem(path: &str, o: &Observed) -> Option<String> {
 
 fn entry(path: String, o: Observed) -> ListingEntry {
     ListingEntry {
-        sha256: o.digests.get(DigestAlgo::Sha256).map(str::to_owned),
+        sha256: o.digests.hex(DigestAlgo::Sha256),
         path,
         kind: o.kind,
         mode: o.mode,

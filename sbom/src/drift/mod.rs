@@ -28,7 +28,7 @@ use crate::inventory::Inventory;
 use crate::package::{file_flags, DigestAlgo, FileEntry, Package};
 
 pub use listing::{Listing, ListingEntry};
-pub use observe::{Digests, Observed};
+pub use observe::{Digests, NameId, Names, Observed};
 
 /// RPMVERIFY_* bits (rpmvf.h).
 pub mod verify_bits {
@@ -231,7 +231,10 @@ impl Need {
 /// package file knows its path's slot. Built in one sequential pass over the packages, so
 /// the walk asks one hash lookup per path and the comparison none.
 pub(crate) struct Owners<'a> {
-    map: HashMap<&'a str, (Need, u32)>,
+    /// foldhash, not SipHash: one lookup per file of the image and one insert per packaged
+    /// file made SipHash a visible share of a check; foldhash's per-map random seed still
+    /// keeps a hostile database from choosing colliding paths.
+    map: HashMap<&'a str, (Need, u32), foldhash::fast::RandomState>,
     /// `slot_of[package][file]`.
     slot_of: Vec<Vec<u32>>,
     /// What a file no package lists needs.
@@ -240,8 +243,10 @@ pub(crate) struct Owners<'a> {
 
 impl<'a> Owners<'a> {
     fn new(inv: &'a Inventory) -> Self {
-        let mut map: HashMap<&str, (Need, u32)> =
-            HashMap::with_capacity(inv.packages.iter().map(|p| p.files.len()).sum());
+        let mut map: HashMap<&str, (Need, u32), _> = HashMap::with_capacity_and_hasher(
+            inv.packages.iter().map(|p| p.files.len()).sum(),
+            foldhash::fast::RandomState::default(),
+        );
         let mut slot_of = Vec::with_capacity(inv.packages.len());
         for p in &inv.packages {
             let bit = Need::algo_bit(p.file_digest_algo);
@@ -268,7 +273,7 @@ impl<'a> Owners<'a> {
     /// No owners, every file needing only SHA-256: for a plain listing of a tree.
     fn none() -> Owners<'static> {
         Owners {
-            map: HashMap::new(),
+            map: HashMap::default(),
             slot_of: Vec::new(),
             unowned: Need(Need::SHA256),
         }
@@ -306,6 +311,8 @@ pub(crate) struct Observation {
     pub bytes_hashed: u64,
     /// Some name was not UTF-8 (its path is lossy).
     pub names_lossy: bool,
+    /// The user and group names the observations refer to.
+    pub names: observe::Names,
 }
 
 /// Checks a root filesystem directory.
@@ -348,7 +355,7 @@ fn compare(inv: &Inventory, own: &Owners<'_>, obs: &Observation) -> DriftReport 
         .packages
         .par_iter()
         .zip(&own.slot_of)
-        .map(|(p, slots)| check_package(p, |j| obs.owned[slots[j] as usize].as_ref()))
+        .map(|(p, slots)| check_package(p, &obs.names, |j| obs.owned[slots[j] as usize].as_ref()))
         .collect();
     let mut unowned: Vec<UnownedFile> = obs
         .unowned
@@ -359,8 +366,8 @@ fn compare(inv: &Inventory, own: &Owners<'_>, obs: &Observation) -> DriftReport 
             kind: o.kind,
             mode: o.mode,
             size: o.size,
-            sha256: o.digests.get(DigestAlgo::Sha256).map(str::to_owned),
-            sha1: o.digests.get(DigestAlgo::Sha1).map(str::to_owned),
+            sha256: o.digests.hex(DigestAlgo::Sha256),
+            sha1: o.digests.hex(DigestAlgo::Sha1),
             link_target: o.link.clone(),
         })
         .collect();
@@ -373,11 +380,15 @@ fn compare(inv: &Inventory, own: &Owners<'_>, obs: &Observation) -> DriftReport 
     }
 }
 
-fn check_package<'o>(p: &Package, obs: impl Fn(usize) -> Option<&'o Observed>) -> PackageDrift {
+fn check_package<'o>(
+    p: &Package,
+    names: &Names,
+    obs: impl Fn(usize) -> Option<&'o Observed>,
+) -> PackageDrift {
     let mut files = Vec::new();
     for (j, f) in p.files.iter().enumerate() {
         let o = obs(j);
-        let changes = check_file(p, f, o);
+        let changes = check_file(p, f, o, names);
         if changes.is_empty() {
             continue;
         }
@@ -392,9 +403,7 @@ fn check_package<'o>(p: &Package, obs: impl Fn(usize) -> Option<&'o Observed>) -
             path: f.path.clone(),
             class,
             changes,
-            actual_digest: o
-                .and_then(|o| o.digests.get(p.file_digest_algo))
-                .map(str::to_owned),
+            actual_digest: o.and_then(|o| o.digests.hex(p.file_digest_algo)),
             actual_size: o.filter(|o| o.kind == Kind::File).map(|o| o.size),
             actual_mode: o.map(|o| o.mode),
             actual_link: o.and_then(|o| o.link.clone()),
@@ -411,8 +420,8 @@ fn check_package<'o>(p: &Package, obs: impl Fn(usize) -> Option<&'o Observed>) -
 }
 
 /// The changes of one file, as `rpmfilesVerify` would find them (mtime, rdev and
-/// capabilities aside).
-pub fn check_file(p: &Package, f: &FileEntry, o: Option<&Observed>) -> Vec<Change> {
+/// capabilities aside); `names` resolves the observation's owner and group.
+pub fn check_file(p: &Package, f: &FileEntry, o: Option<&Observed>, names: &Names) -> Vec<Change> {
     use verify_bits as v;
     let Some(o) = o else {
         return if f.flags & (file_flags::GHOST | file_flags::MISSINGOK) != 0 {
@@ -448,19 +457,20 @@ pub fn check_file(p: &Package, f: &FileEntry, o: Option<&Observed>) -> Vec<Chang
         }
     }
     if flags & v::FILEDIGEST != 0 {
-        match (common_digest(p, f), o.digests.get(p.file_digest_algo)) {
-            (Some(want), Some(got)) if want.eq_ignore_ascii_case(got) => {}
-            (_, None) if o.unreadable => c.push(Change::Unreadable),
+        let algo = p.file_digest_algo;
+        match common_digest(p, f) {
+            Some(want) if o.digests.matches(algo, want) => {}
+            _ if o.unreadable && o.digests.raw(algo).is_none() => c.push(Change::Unreadable),
             _ => c.push(Change::Digest),
         }
     }
     if flags & v::LINKTO != 0 && o.link.as_deref() != Some(f.link_target.as_deref().unwrap_or("")) {
         c.push(Change::Link);
     }
-    if flags & v::USER != 0 && o.user.as_deref().is_some_and(|u| u != f.user) {
+    if flags & v::USER != 0 && o.user.is_some_and(|u| names.get(u) != f.user) {
         c.push(Change::User);
     }
-    if flags & v::GROUP != 0 && o.group.as_deref().is_some_and(|g| g != f.group) {
+    if flags & v::GROUP != 0 && o.group.is_some_and(|g| names.get(g) != f.group) {
         c.push(Change::Group);
     }
     if u32::from(f.mode) & 0o170000 != o.mode & 0o170000 && !f.is_ghost() {

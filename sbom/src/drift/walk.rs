@@ -173,14 +173,15 @@ fn found(slot: Option<u32>, rel: &str, obs: Observed) -> Found {
 }
 
 /// Observes one non-directory entry of `dir`; `rel` is its path (no allocation per file:
-/// only unowned and multiply-linked paths are copied).
+/// only unowned and multiply-linked paths are copied). Also says how many bytes were hashed,
+/// if the content was.
 fn entry(
     ctx: &Ctx,
     dir: BorrowedFd<'_>,
     name: &CStr,
     rel: &str,
     ft: FileType,
-) -> Result<Found, DriftError> {
+) -> Result<(Found, Option<u64>), DriftError> {
     let (all, slot) = ctx.own.lookup(rel);
     let need = if ft == FileType::RegularFile {
         Need(all.0 | ctx.extra.0)
@@ -195,28 +196,29 @@ fn entry(
             let mut obs = observed(ctx, &st);
             if obs.kind != Kind::File {
                 // Replaced by something else since the directory was read.
-                return Ok(found(slot, rel, obs));
+                return Ok((found(slot, rel, obs), None));
             }
             let (key, nlink) = inode(&st);
             if nlink > 1 {
-                return Ok(Found::Linked(Linked {
+                let l = Linked {
                     key,
                     rel: rel.to_owned(),
                     slot,
                     need,
                     obs,
-                }));
+                };
+                return Ok((Found::Linked(l), None));
             }
+            let mut hashed = None;
             match hash_open_file(std::fs::File::from(fd), obs.size, need) {
                 Ok((d, len)) => {
                     obs.digests = d;
                     obs.changed = len != obs.size;
-                    ctx.files.fetch_add(1, Ordering::Relaxed);
-                    ctx.bytes.fetch_add(len, Ordering::Relaxed);
+                    hashed = Some(len);
                 }
                 Err(_) => obs.unreadable = true,
             }
-            return Ok(found(slot, rel, obs));
+            return Ok((found(slot, rel, obs), hashed));
         }
     }
     let st = rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW)
@@ -233,7 +235,7 @@ fn entry(
         Kind::File if all.0 | ctx.extra.0 != 0 => obs.unreadable = true,
         _ => {}
     }
-    Ok(found(slot, rel, obs))
+    Ok((found(slot, rel, obs), None))
 }
 
 thread_local! {
@@ -291,7 +293,7 @@ fn walk_dir(ctx: &Ctx, fd: OwnedFd, rel: &str, raw: &[u8], depth: usize) -> Resu
                         entry(ctx, dfd, name, &b, ft)
                     })
                 })
-                .collect::<Result<Vec<Found>, DriftError>>()
+                .collect::<Result<Vec<(Found, Option<u64>)>, DriftError>>()
         },
         || {
             subdirs.into_par_iter().try_for_each(|(s, e, _)| {
@@ -342,7 +344,14 @@ fn walk_dir(ctx: &Ctx, fd: OwnedFd, rel: &str, raw: &[u8], depth: usize) -> Resu
     dirs?;
     let mut unowned = Vec::new();
     let mut linked = Vec::new();
-    for f in files? {
+    // Counted per directory: two shared counters bumped per file kept a cache line
+    // bouncing between the cores.
+    let (mut files_hashed, mut bytes_hashed) = (0, 0);
+    for (f, hashed) in files? {
+        if let Some(len) = hashed {
+            files_hashed += 1;
+            bytes_hashed += len;
+        }
         match f {
             Found::Owned(slot, obs) => {
                 let _ = ctx.owned[slot as usize].set(obs);
@@ -351,6 +360,8 @@ fn walk_dir(ctx: &Ctx, fd: OwnedFd, rel: &str, raw: &[u8], depth: usize) -> Resu
             Found::Linked(l) => linked.push(l),
         }
     }
+    ctx.files.fetch_add(files_hashed, Ordering::Relaxed);
+    ctx.bytes.fetch_add(bytes_hashed, Ordering::Relaxed);
     if !unowned.is_empty() {
         ctx.unowned
             .lock()
@@ -438,6 +449,7 @@ pub fn observe_root(root: &Path, own: &Owners<'_>, extra: Need) -> Result<Observ
         unowned,
         linked,
         lossy,
+        names,
         ..
     } = ctx;
     let mut owned: Vec<Option<Observed>> = owned.into_iter().map(OnceLock::into_inner).collect();
@@ -501,6 +513,7 @@ pub fn observe_root(root: &Path, own: &Owners<'_>, extra: Need) -> Result<Observ
         files_hashed: files,
         bytes_hashed: bytes,
         names_lossy: lossy.into_inner(),
+        names,
     })
 }
 
