@@ -16,6 +16,7 @@ const LIMITS: Limits = Limits {
     max_entry: 1 << 20,
     max_entries: 4096,
     max_tree: 64 << 20,
+    max_resolve: 1 << 24,
 };
 
 fuzz_target!(|data: &[u8]| {

@@ -7,7 +7,8 @@
 //! resolving a path never leaves the root (a symlink that climbs above it is an error,
 //! never clamped silently and never followed out); no key is longer than [`MAX_PATH`], and
 //! [`Tree::footprint`] counts every key ever added, so a reader can bound the tree's memory
-//! (deep paths add one implicit directory per component).
+//! (deep paths add one implicit directory per component); resolving charges its work to a
+//! budget ([`Tree::resolve_within`]), so symlinks cannot make reading an image slow.
 
 use std::collections::BTreeMap;
 
@@ -124,9 +125,30 @@ impl Node {
     }
 }
 
+/// The components of a path to walk: empty ones and `.` dropped.
+fn components(path: &str) -> impl DoubleEndedIterator<Item = &str> {
+    path.split('/').filter(|c| !c.is_empty() && *c != ".")
+}
+
+/// What one component of a resolution costs besides the key it looks up.
+pub const STEP_COST: usize = 16;
+
+/// The most one [`Tree::resolve`] may cost. The kernel's bounds (40 symlinks, 4,095-byte
+/// targets) allow ~80,000 components a resolution; through deep directories each one looks
+/// up a key of up to 4 KiB (22 ms a resolution when a symlink target went up and down 818
+/// levels).
+pub const RESOLVE_WORK_PER_CALL: u64 = 1 << 27;
+
 /// Why a path could not be resolved inside the root.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ResolveError {
+    /// The budget of [`Tree::resolve_within`] ran out: symlinks made resolving cost more
+    /// than any real image needs.
+    #[error(
+        "resolving {path} through symlinks exhausted the work budget for resolving paths \
+         (a symlink chain that sends paths up and down many levels; no real image needs it)"
+    )]
+    TooCostly { path: String },
     #[error("symlink {link} -> {target} climbs above the image root")]
     Escapes { link: String, target: String },
     #[error("too many levels of symbolic links at {0}")]
@@ -181,50 +203,79 @@ impl Tree {
 
     /// Resolves `path` inside the root, following symlinks in every component (and in the
     /// last one when `follow_last`). Missing components are kept as they are, so the
-    /// result names where a new entry would go.
+    /// result names where a new entry would go. One call may cost up to
+    /// [`RESOLVE_WORK_PER_CALL`]; a caller resolving many paths shares one budget through
+    /// [`Tree::resolve_within`].
     pub fn resolve(&self, path: &str, follow_last: bool) -> Result<String, ResolveError> {
+        self.resolve_within(path, follow_last, &mut RESOLVE_WORK_PER_CALL.clone())
+    }
+
+    /// [`Tree::resolve`], charging its work to `budget` ([`ResolveError::TooCostly`] once
+    /// it runs out): a step costs [`STEP_COST`], a lookup also the length of its key.
+    pub fn resolve_within(
+        &self,
+        path: &str,
+        follow_last: bool,
+        budget: &mut u64,
+    ) -> Result<String, ResolveError> {
         // A stack of components still to walk, the next one on top; `..` pops from the
         // resolved prefix, exactly as the kernel walks a path, except that climbing above
         // the root is an error instead of staying at `/`.
-        let mut todo: Vec<String> = path
-            .split('/')
-            .filter(|c| !c.is_empty() && *c != ".")
-            .map(str::to_owned)
-            .rev()
-            .collect();
-        let mut done: Vec<String> = Vec::new();
+        let mut todo: Vec<&str> = components(path).rev().collect();
+        // The resolved prefix, and where each of its components ends in it.
+        let mut cur = String::new();
+        let mut ends: Vec<usize> = Vec::new();
+        // How many trailing components of `cur` are not in the tree. Every ancestor of a
+        // key is a directory node, so nothing exists below a missing path: those
+        // components need no lookup until `..` climbs back out of them.
+        let mut missing = 0usize;
         let mut hops = 0;
         let mut via: Option<(String, String)> = None;
+        let mut charge = |cost: usize| {
+            *budget = budget
+                .checked_sub(cost as u64)
+                .ok_or_else(|| ResolveError::TooCostly {
+                    path: path_prefix(path).to_owned(),
+                })?;
+            Ok(())
+        };
         while let Some(c) = todo.pop() {
+            charge(STEP_COST)?;
             if c == ".." {
-                if done.pop().is_none() {
+                if ends.pop().is_none() {
                     let (link, target) = via.unwrap_or_else(|| (path.to_owned(), path.to_owned()));
                     return Err(ResolveError::Escapes { link, target });
                 }
+                cur.truncate(ends.last().copied().unwrap_or(0));
+                missing = missing.saturating_sub(1);
                 continue;
             }
-            done.push(c);
-            let cur = done.join("/");
+            if !cur.is_empty() {
+                cur.push('/');
+            }
+            cur.push_str(c);
+            ends.push(cur.len());
+            if missing > 0 {
+                missing += 1;
+                continue;
+            }
+            charge(cur.len())?;
             let last = todo.is_empty();
             match self.nodes.get(&cur) {
+                None => missing = 1,
                 Some(n) if n.kind == Kind::Symlink && (!last || follow_last) => {
                     hops += 1;
                     if hops > 40 {
                         return Err(ResolveError::Loop(cur));
                     }
-                    let target = n.link.clone().unwrap_or_default();
-                    done.pop();
+                    let target = n.link.as_deref().unwrap_or_default();
+                    ends.pop();
                     if target.starts_with('/') {
-                        done.clear();
+                        ends.clear();
                     }
-                    todo.extend(
-                        target
-                            .split('/')
-                            .filter(|c| !c.is_empty() && *c != ".")
-                            .rev()
-                            .map(str::to_owned),
-                    );
-                    via = Some((cur, target));
+                    todo.extend(components(target).rev());
+                    via = Some((cur.clone(), target.to_owned()));
+                    cur.truncate(ends.last().copied().unwrap_or(0));
                 }
                 Some(n) if n.kind != Kind::Dir && !last => {
                     return Err(ResolveError::NotDir(cur));
@@ -232,7 +283,7 @@ impl Tree {
                 _ => {}
             }
         }
-        Ok(done.join("/"))
+        Ok(cur)
     }
 
     /// Removes `path` and everything below it that a layer lower than `layer` wrote. What
@@ -389,6 +440,57 @@ mod tests {
             Some(vec!["usr".into(), "lib".into()])
         );
         assert_eq!(join_target("", "../x"), None);
+    }
+
+    #[test]
+    fn missing_components_are_kept_and_climbed_out_of() {
+        let mut t = Tree::default();
+        t.insert("usr/lib".into(), Node::implicit_dir(0)).unwrap();
+        let mut f = Node::implicit_dir(0);
+        f.kind = Kind::File;
+        t.insert("usr/lib/file".into(), f).unwrap();
+        link(&mut t, "lib", "usr/lib");
+        link(&mut t, "via-missing", "nope/deeper/../../lib");
+        // Missing components stay as written; `..` out of them finds the tree again.
+        assert_eq!(t.resolve("nope/a/b", true).unwrap(), "nope/a/b");
+        assert_eq!(t.resolve("nope/a/../../lib/x", true).unwrap(), "usr/lib/x");
+        assert_eq!(t.resolve("via-missing/x", true).unwrap(), "usr/lib/x");
+        assert_eq!(t.resolve("./usr//lib/./x", true).unwrap(), "usr/lib/x");
+        assert!(matches!(
+            t.resolve("nope/../../x", true),
+            Err(ResolveError::Escapes { .. })
+        ));
+        // A file in the middle of a path is not a directory, missing or not below it.
+        assert_eq!(
+            t.resolve("lib/file/x", true),
+            Err(ResolveError::NotDir("usr/lib/file".into()))
+        );
+    }
+
+    #[test]
+    fn resolving_charges_its_budget_and_stops_when_it_runs_out() {
+        let mut t = Tree::default();
+        t.insert("usr/lib".into(), Node::implicit_dir(0)).unwrap();
+        link(&mut t, "lib", "usr/lib");
+        let mut budget = 1_000;
+        assert_eq!(
+            t.resolve_within("lib/x", true, &mut budget).unwrap(),
+            "usr/lib/x"
+        );
+        // Five steps (lib, usr, lib, x) and the keys looked up: "lib", "usr", "usr/lib",
+        // "usr/lib/x".
+        assert_eq!(1_000 - budget, 4 * STEP_COST as u64 + 3 + 3 + 7 + 9);
+        let mut budget = 40;
+        assert_eq!(
+            t.resolve_within("lib/x", true, &mut budget),
+            Err(ResolveError::TooCostly {
+                path: "lib/x".into()
+            })
+        );
+        // Steps below a missing directory look nothing up: they cost STEP_COST each.
+        let mut budget = 1_000;
+        t.resolve_within("nope/a/b/c", true, &mut budget).unwrap();
+        assert_eq!(1_000 - budget, 4 * STEP_COST as u64 + 4);
     }
 
     #[test]
