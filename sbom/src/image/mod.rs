@@ -384,6 +384,10 @@ struct Applier {
     /// Directories this layer already made opaque: a second marker removes nothing (what
     /// is left below is this layer's own), and each one rescanned the whole subtree.
     opaque: HashSet<String>,
+    /// Paths this layer already whited out: likewise, a second whiteout removes nothing
+    /// (no lower-layer node can come back within the layer), and each one rescanned the
+    /// subtree: 20,000 files and as many whiteouts of their directory took 3 s.
+    whited_out: HashSet<String>,
 }
 
 struct Parent {
@@ -401,6 +405,7 @@ impl Applier {
             what: format!("layer {layer} ({name})"),
             last: None,
             opaque: HashSet::new(),
+            whited_out: HashSet::new(),
         }
     }
 
@@ -469,7 +474,10 @@ impl Applier {
         match std::mem::replace(&mut e.kind, EntryKind::Skip) {
             EntryKind::Skip => {}
             EntryKind::Whiteout => {
-                tree.remove_lower(&path, layer);
+                if !self.whited_out.contains(&path) {
+                    tree.remove_lower(&path, layer);
+                    self.whited_out.insert(path);
+                }
                 self.last = None;
             }
             EntryKind::Opaque => {
