@@ -349,17 +349,15 @@ pub(crate) fn observe_image(img: &Image, own: &Owners<'_>) -> Result<Observation
             }
         }
     }
-    let per_layer: Vec<Vec<(u32, Need)>> = (0..img.layers.len())
-        .map(|l| {
-            let mut v: Vec<(u32, Need)> = wanted
-                .iter()
-                .filter(|(c, _)| c.layer as usize == l)
-                .map(|(c, n)| (c.entry, *n))
-                .collect();
-            v.sort_by_key(|(e, _)| *e);
-            v
-        })
-        .collect();
+    // One pass over what is wanted, not one per layer: a manifest may list thousands of
+    // (empty) layers.
+    let mut per_layer: Vec<Vec<(u32, Need)>> = vec![Vec::new(); img.layers.len()];
+    for (c, n) in &wanted {
+        per_layer[c.layer as usize].push((c.entry, *n));
+    }
+    for v in &mut per_layer {
+        v.sort_by_key(|(e, _)| *e);
+    }
     let hashed: Vec<Vec<(ContentRef, Digests, u64)>> = per_layer
         .par_iter()
         .enumerate()
