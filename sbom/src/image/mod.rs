@@ -384,7 +384,7 @@ struct Applier {
     /// Directories this layer already made opaque: a second marker removes nothing (what
     /// is left below is this layer's own), and each one rescanned the whole subtree.
     opaque: HashSet<String>,
-    /// Paths this layer already whited out: likewise, a second whiteout removes nothing
+    /// Paths of the tree this layer already whited out: likewise, a second whiteout removes nothing
     /// (no lower-layer node can come back within the layer), and each one rescanned the
     /// subtree: 20,000 files and as many whiteouts of their directory took 3 s.
     whited_out: HashSet<String>,
@@ -474,9 +474,14 @@ impl Applier {
         match std::mem::replace(&mut e.kind, EntryKind::Skip) {
             EntryKind::Skip => {}
             EntryKind::Whiteout => {
+                // Only a path in the tree can have a subtree to rescan (every ancestor of a
+                // key is a node): recording just those keeps the set within the tree's size.
                 if !self.whited_out.contains(&path) {
+                    let present = tree.get(&path).is_some();
                     tree.remove_lower(&path, layer);
-                    self.whited_out.insert(path);
+                    if present {
+                        self.whited_out.insert(path);
+                    }
                 }
                 self.last = None;
             }

@@ -146,7 +146,8 @@ pub enum ResolveError {
     /// than any real image needs.
     #[error(
         "resolving {path} through symlinks exhausted the work budget for resolving paths \
-         (a symlink chain that sends paths up and down many levels; no real image needs it)"
+         (a symlink chain that sends paths up and down many levels; no real image needs it; \
+         see the limits in docs/images.md)"
     )]
     TooCostly { path: String },
     #[error("symlink {link} -> {target} climbs above the image root")]
